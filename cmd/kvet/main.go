@@ -1,0 +1,22 @@
+// Command kvet vets a Linux kernel before you upgrade to it: it boots each
+// kernel of a matrix in QEMU, runs latency and scheduler/TCP scenarios inside
+// and compares every kernel against a baseline.
+package main
+
+import (
+	"os"
+
+	"github.com/kvet/kvet/guest"
+)
+
+func main() {
+	// The same binary is the guest agent: as PID 1 (the initramfs's /init)
+	// and as the per-scenario child processes it starts.
+	if os.Getpid() == 1 {
+		guest.Main()
+	}
+	if len(os.Args) == 3 && os.Args[1] == "scenario" {
+		os.Exit(guest.ScenarioMain(os.Args[2]))
+	}
+	os.Exit(cliMain(os.Args[1:]))
+}

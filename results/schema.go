@@ -1,0 +1,174 @@
+// Package results owns what a run produces: the versioned result schema, the
+// run directory, histogram encoding, statistics, comparisons, verdicts and
+// report renderers. It never imports runner.
+package results
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaVersion is the version of run.json and of every boot file. It changes
+// whenever a field changes meaning or is removed.
+const SchemaVersion = 1
+
+// Outcome classifies how a boot ended. Only OK boots carry measurements;
+// KernelPanic, Hang and AgentError are facts about the kernel under test,
+// InfraError is a fault of the machinery and never a verdict about a kernel.
+type Outcome string
+
+const (
+	OK          Outcome = "ok"
+	KernelPanic Outcome = "kernel-panic"
+	Hang        Outcome = "hang"
+	AgentError  Outcome = "agent-error"
+	InfraError  Outcome = "infra-error"
+)
+
+// KernelFault reports whether the outcome is the kernel's (or its guest's)
+// fault rather than the host's.
+func (o Outcome) KernelFault() bool {
+	return o == KernelPanic || o == Hang || o == AgentError
+}
+
+// Direction says which way a metric gets better.
+type Direction string
+
+const (
+	LowerIsBetter  Direction = "lower"
+	HigherIsBetter Direction = "higher"
+	// Info metrics are recorded and shown but never judged.
+	Info Direction = "info"
+)
+
+// Metric is one per-boot summary value of a scenario.
+type Metric struct {
+	// Name is stable across releases, e.g. "fifo-1ms.p99" (the scenario name
+	// is not repeated; the full key is "scenario/name").
+	Name   string    `json:"name"`
+	Unit   string    `json:"unit"` // "ns", "ms", "ops/s", "count", "ratio", "bytes", "segments"
+	Better Direction `json:"better"`
+	Value  float64   `json:"value"`
+	// Samples is how many observations stand behind Value (0: not a sample
+	// statistic). With Quantile it decides whether a tail is underpowered.
+	Samples int64 `json:"samples,omitempty"`
+	// Quantile is the percentile (99.9, not 0.999) that Value is, or 0.
+	Quantile float64 `json:"quantile,omitempty"`
+	// Timing is true when Value depends on wall-clock time: such values are
+	// never compared across accelerators or hosts.
+	Timing bool `json:"timing,omitempty"`
+	// Threshold overrides the default relative threshold (0.05 = 5%) for
+	// judging this metric; 0 means the default for its kind.
+	Threshold float64 `json:"threshold,omitempty"`
+}
+
+// Histogram is a latency distribution in the standard HdrHistogram
+// V2-compressed base64 form ("HISTF...").
+type Histogram struct {
+	Name      string `json:"name"`
+	Unit      string `json:"unit"`
+	Corrected bool   `json:"corrected,omitempty"` // coordinated-omission corrected
+	Encoded   string `json:"encoded"`
+}
+
+// Scenario is what one scenario produced in one boot.
+type Scenario struct {
+	Name   string          `json:"name"`
+	Params json.RawMessage `json:"params,omitempty"`
+	// Valid is false when the scenario could not hold its own conditions (a GC
+	// cycle in the window, SCHED_FIFO refused, ...); Invalid says why and no
+	// metric is judged.
+	Valid      bool          `json:"valid"`
+	Invalid    string        `json:"invalid,omitempty"`
+	Metrics    []Metric      `json:"metrics,omitempty"`
+	Histograms []Histogram   `json:"histograms,omitempty"`
+	Duration   time.Duration `json:"duration_ns"`
+	// Error is set when the scenario crashed or failed; the boot is then an
+	// agent error.
+	Error string `json:"error,omitempty"`
+}
+
+// Boot is one boot of one kernel: the unit of replication.
+type Boot struct {
+	Schema int `json:"schema"`
+	// Kernel is the matrix name of the kernel; Index the boot's number among
+	// that kernel's boots (0-based); Seq its position in the run's plan.
+	Kernel string `json:"kernel"`
+	Index  int    `json:"index"`
+	Seq    int    `json:"seq"`
+	// Attempt counts infrastructure retries (1 = first try).
+	Attempt int `json:"attempt,omitempty"`
+
+	Release string `json:"release,omitempty"` // uname -r as the guest reported it
+	Accel   string `json:"accel"`             // "kvm" or "tcg"
+
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"` // why the outcome, one line
+	// ConsoleTail is the end of the console for any outcome but OK.
+	ConsoleTail string `json:"console_tail,omitempty"`
+	ConsoleFile string `json:"console_file,omitempty"` // relative to the run directory
+
+	Started time.Time     `json:"started"`
+	Wall    time.Duration `json:"wall_ns"` // QEMU start to QEMU exit
+	// FirstFrame is the time from QEMU start to the agent's Hello.
+	FirstFrame time.Duration `json:"first_frame_ns,omitempty"`
+	// HostOverhead is host-side time that is not the guest's: image
+	// preparation, QEMU start, QMP, result writing.
+	HostOverhead time.Duration `json:"host_overhead_ns,omitempty"`
+
+	Facts     map[string]string `json:"facts,omitempty"`
+	Scenarios []Scenario        `json:"scenarios,omitempty"`
+	Log       []string          `json:"log,omitempty"` // agent log lines
+}
+
+// Key is the identity of a boot inside a run.
+func (b *Boot) Key() string { return BootKey(b.Kernel, b.Index) }
+
+// Kernel describes a kernel of the matrix as it was resolved.
+type Kernel struct {
+	Name    string            `json:"name"`
+	Source  string            `json:"source"`            // how the user named it (package, deb path, URL...)
+	Package string            `json:"package,omitempty"` // concrete package name
+	Version string            `json:"version,omitempty"` // concrete package version
+	Release string            `json:"release"`           // kernel release (uname -r)
+	SHA256  string            `json:"sha256"`            // of the kernel image
+	Cmdline string            `json:"cmdline,omitempty"` // extra kernel parameters
+	Sysctl  map[string]string `json:"sysctl,omitempty"`
+	Config  map[string]string `json:"config,omitempty"` // selected CONFIG_ options
+}
+
+// Host describes where a run ran; timings from different hosts or accels are
+// not comparable.
+type Host struct {
+	Hostname    string `json:"hostname"`
+	CPUModel    string `json:"cpu_model"`
+	CPUs        int    `json:"cpus"`
+	Kernel      string `json:"kernel"`
+	QEMUVersion string `json:"qemu_version"`
+	KvetVersion string `json:"kvet_version"`
+	GoVersion   string `json:"go_version"`
+}
+
+// Run is run.json: what a run is, written once when it starts.
+type Run struct {
+	Schema   int             `json:"schema"`
+	ID       string          `json:"id"`
+	Created  time.Time       `json:"created"`
+	Host     Host            `json:"host"`
+	Accel    string          `json:"accel"` // accelerator chosen for the run
+	Baseline string          `json:"baseline"`
+	Kernels  []Kernel        `json:"kernels"`
+	Boots    int             `json:"boots"` // per kernel
+	Profile  string          `json:"profile"`
+	Seed     int64           `json:"seed"`
+	Plan     []PlanEntry     `json:"plan"`
+	Matrix   json.RawMessage `json:"matrix,omitempty"` // the resolved matrix
+	Shard    string          `json:"shard,omitempty"`  // "I/N" when sharded
+}
+
+// PlanEntry is one boot of the plan, in order.
+type PlanEntry struct {
+	Seq    int    `json:"seq"`
+	Kernel string `json:"kernel"`
+	Index  int    `json:"index"`
+}

@@ -1,0 +1,85 @@
+// Package scenarios owns the measurements that run inside the guest: their
+// parameters (with documented defaults per profile), their metric names,
+// units and directions. It knows nothing of QEMU or the host.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/kvet/kvet/results"
+)
+
+// Profiles.
+const (
+	Quick = "quick" // seconds per scenario: CI
+	Full  = "full"  // minutes per scenario: a real comparison
+)
+
+// Env is what a scenario learns about the guest it runs in.
+type Env struct {
+	CPUs int   // online CPUs
+	Seed int64 // from the plan; use it for anything random
+	// Logf writes a line to the agent log (kept with the boot's results).
+	Logf func(format string, args ...any)
+}
+
+// Validator is implemented by parameter structs that check their values.
+type Validator interface {
+	Validate() error
+}
+
+// Spec describes a scenario.
+type Spec struct {
+	Name     string // stable, e.g. "timer"
+	Measures string // one line: what it measures
+	Catches  string // one line: which kernel change it would catch
+	// Defaults returns a pointer to a new parameter struct filled for the
+	// profile. The struct's fields carry `yaml:"x" json:"x"` tags with the same
+	// names and a `doc:"..."` tag; it may implement Validator.
+	Defaults func(profile string) any
+	// Run measures in the current process (a child of the agent, one per
+	// scenario) with params as returned by Defaults after the matrix's
+	// overrides. A scenario that cannot hold its conditions returns a result
+	// with Valid false and the reason, not an error; an error is a failure.
+	Run func(ctx context.Context, env Env, params any) (*results.Scenario, error)
+}
+
+var registry = map[string]Spec{}
+
+// register adds a scenario; called from init functions of this package.
+func register(s Spec) {
+	if _, dup := registry[s.Name]; dup {
+		panic("scenarios: duplicate " + s.Name)
+	}
+	registry[s.Name] = s
+}
+
+// Lookup returns the scenario called name.
+func Lookup(name string) (Spec, error) {
+	s, ok := registry[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown scenario %q (known: %v)", name, Names())
+	}
+	return s, nil
+}
+
+// Names lists the scenarios, sorted.
+func Names() []string {
+	var n []string
+	for k := range registry {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// All returns every scenario, sorted by name.
+func All() []Spec {
+	var out []Spec
+	for _, n := range Names() {
+		out = append(out, registry[n])
+	}
+	return out
+}
