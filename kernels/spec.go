@@ -1,0 +1,39 @@
+package kernels
+
+// Spec is how a matrix names a kernel. Exactly one source is set: Package,
+// Series, Deb or Vmlinuz.
+type Spec struct {
+	// Name identifies the kernel in the matrix and in results.
+	Name string `yaml:"name" json:"name"`
+	// Package is a Debian/Ubuntu package name, concrete
+	// ("linux-image-6.12.117+deb12-cloud-amd64") or a meta-package
+	// ("linux-image-6.12-cloud-amd64") that resolves to the newest concrete one.
+	Package string `yaml:"package,omitempty" json:"package,omitempty"`
+	// Series is a glob over package names ("linux-image-6.12.*-cloud-amd64");
+	// it expands to every matching version, oldest first, named NAME@VERSION.
+	Series string `yaml:"series,omitempty" json:"series,omitempty"`
+	// Since, with Series, is the lowest upstream version included ("6.12.100").
+	Since string `yaml:"since,omitempty" json:"since,omitempty"`
+	// Deb is a path or URL of a linux-image .deb.
+	Deb string `yaml:"deb,omitempty" json:"deb,omitempty"`
+	// Vmlinuz is a path or URL of a bzImage; Modules an optional
+	// lib/modules/RELEASE directory and Config an optional kernel config.
+	Vmlinuz string `yaml:"vmlinuz,omitempty" json:"vmlinuz,omitempty"`
+	Modules string `yaml:"modules,omitempty" json:"modules,omitempty"`
+	Config  string `yaml:"config,omitempty" json:"config,omitempty"`
+	// SHA256 is required for anything fetched by URL.
+	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+	// Cmdline holds extra kernel parameters; a variant of one kernel (say
+	// preempt=full) is a matrix entry of its own.
+	Cmdline string `yaml:"cmdline,omitempty" json:"cmdline,omitempty"`
+	// Sysctl is applied in the guest before the scenarios run.
+	Sysctl map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
+}
+
+// Archive says where packages come from. The zero value means the host's
+// apt sources.
+type Archive struct {
+	Mirror  string `yaml:"mirror,omitempty" json:"mirror,omitempty"`   // e.g. http://deb.debian.org/debian
+	Suite   string `yaml:"suite,omitempty" json:"suite,omitempty"`     // e.g. bookworm; several separated by spaces
+	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"` // OpenPGP keyring file; default: the system's
+}
