@@ -1,0 +1,79 @@
+package matrix
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseErrorsNameFileAndLine(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown top field", "kernels:\n  - name: a\n    package: p\nbots: 3\n", "m.yaml:4: field bots not found"},
+		{"unknown kernel field", "kernels:\n  - name: a\n    pakage: p\n", "m.yaml:3: field pakage not found"},
+		{"wrong type", "boots: many\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: cannot unmarshal"},
+		{"no source", "kernels:\n  - name: a\n", "m.yaml:2: kernel 1: a: no source"},
+		{"two sources", "kernels:\n  - name: a\n    package: p\n    deb: x.deb\n", "m.yaml:2: kernel 1: a: several sources (package, deb)"},
+		{"url without sha", "kernels:\n  - name: a\n    deb: https://example.org/k.deb\n", "needs sha256"},
+		{"duplicate name", "kernels:\n  - name: a\n    package: p\n  - name: a\n    package: q\n", "m.yaml:4: kernel \"a\" is listed twice"},
+		{"bad baseline", "baseline: z\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: baseline \"z\" is not one of the kernels"},
+		{"bad profile", "profile: slow\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: profile: \"slow\""},
+		{"bad duration", "timeout: soon\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: bad duration \"soon\""},
+		{"bad threshold", "thresholds: {\"timer/*\": lots}\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: bad threshold"},
+		{"unknown scenario", "kernels:\n  - name: a\n    package: p\nscenarios:\n  - nosuch\n", "m.yaml:5: unknown scenario \"nosuch\""},
+		{"unknown param", "kernels:\n  - name: a\n    package: p\nscenarios:\n  - name: timer\n    params:\n      durashun: 1s\n", "m.yaml:7: scenario timer: unknown parameter \"durashun\""},
+		{"bad sysctl", "kernels:\n  - name: a\n    package: p\n    sysctl: {\"rm -rf\": 1}\n", "is not a sysctl name"},
+		{"syntax", "kernels: [\n", "m.yaml:"},
+		{"empty", "", "m.yaml: empty matrix file"},
+		{"bad fail_on", "fail_on: [oops]\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: fail_on: unknown verdict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("m.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse(%q) = %v, want error containing %q", tt.yaml, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	m, err := Parse("m.yaml", []byte("kernels:\n  - name: a\n    deb: a.deb\n  - name: b\n    deb: b.deb\n    sysctl: {net.ipv4.tcp_slow_start_after_idle: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Baseline != "a" || m.Boots != DefaultBoots || m.Profile != "quick" || m.Accel != "auto" || m.CPUs != DefaultCPUs {
+		t.Errorf("defaults = baseline %q boots %d profile %q accel %q cpus %d", m.Baseline, m.Boots, m.Profile, m.Accel, m.CPUs)
+	}
+	if got := m.Kernels[1].Sysctl["net.ipv4.tcp_slow_start_after_idle"]; got != "0" {
+		t.Errorf("sysctl = %q, want 0", got)
+	}
+	if len(m.Scenarios) == 0 {
+		t.Errorf("no scenarios by default, want the whole suite")
+	}
+	if len(m.FailOn) != 1 || m.FailOn[0] != "regression" {
+		t.Errorf("FailOn = %v, want [regression]", m.FailOn)
+	}
+}
+
+func TestDefaultMatrix(t *testing.T) {
+	m, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Kernels) != 3 || m.Baseline != "stable" {
+		t.Errorf("Default() = %d kernels, baseline %q; want 3, stable", len(m.Kernels), m.Baseline)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("kernels:\n  - name: a\n    package: p\n"))
+	f.Add(defaultYAML)
+	f.Add([]byte("scenarios:\n  - name: timer\n    params: {duration: 1s}\nkernels: [{name: a, deb: x}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse("f.yaml", data)
+		if err == nil && (len(m.Kernels) == 0 || m.Boots < 1) {
+			t.Errorf("Parse accepted a matrix without kernels or boots")
+		}
+	})
+}
