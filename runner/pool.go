@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kvet/kvet/results"
+)
+
+// LaunchFunc runs one boot of the plan (attempt counts from 1) and returns
+// its result, never nil.
+type LaunchFunc func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot
+
+// Event reports the pool's progress.
+type Event struct {
+	Kind    string             `json:"event"` // "start", "retry", "end", "skip"
+	Entry   results.PlanEntry  `json:"boot"`
+	Attempt int                `json:"attempt,omitempty"`
+	Outcome results.Outcome    `json:"outcome,omitempty"`
+	Reason  string             `json:"reason,omitempty"`
+	Wall    time.Duration      `json:"wall_ns,omitempty"`
+	Done    int                `json:"done"`  // boots finished, this run and before
+	Total   int                `json:"total"` // boots in the plan
+	Failed  int                `json:"failed"`
+	Elapsed time.Duration      `json:"elapsed_ns"`
+	Left    time.Duration      `json:"remaining_ns"` // estimate, 0 when unknown
+	Boot    *results.Boot      `json:"-"`
+}
+
+// Pool runs a plan's boots, Parallel at a time, writing each finished boot
+// to Dir the moment it ends. Boots already in Dir are skipped, so running a
+// plan again resumes it. Infrastructure errors are retried up to Retries
+// times; a kernel's panic or hang is a result and is never retried away.
+type Pool struct {
+	Parallel int
+	Retries  int
+	Dir      *results.Dir
+	Launch   LaunchFunc
+	// OnEvent, when set, is called for every event, one call at a time.
+	OnEvent func(Event)
+}
+
+// Summary counts what a pool run did.
+type Summary struct {
+	Ran, Skipped, Failed, InfraErrors, Retries int
+}
+
+// Run runs the plan. It returns when every boot has ended or ctx is done; a
+// boot cut short by cancellation is not recorded, so a resume runs it again.
+func (p *Pool) Run(ctx context.Context, plan []results.PlanEntry) (Summary, error) {
+	var (
+		mu      sync.Mutex
+		sum     Summary
+		done    int
+		walls   time.Duration
+		ran     int
+		start   = time.Now()
+		firstEr error
+	)
+	par := max(p.Parallel, 1)
+	emit := func(ev Event) {
+		// called with mu held
+		ev.Done, ev.Total, ev.Failed = done, len(plan), sum.Failed
+		ev.Elapsed = time.Since(start)
+		if ran > 0 {
+			left := len(plan) - done
+			ev.Left = time.Duration(int64(walls) / int64(ran) * int64(left) / int64(min(par, max(left, 1))))
+		}
+		if p.OnEvent != nil {
+			p.OnEvent(ev)
+		}
+	}
+	var todo []results.PlanEntry
+	mu.Lock()
+	for _, e := range plan {
+		if p.Dir.HasBoot(e.Kernel, e.Index) {
+			done++
+			sum.Skipped++
+			emit(Event{Kind: "skip", Entry: e})
+			continue
+		}
+		todo = append(todo, e)
+	}
+	mu.Unlock()
+
+	work := make(chan results.PlanEntry)
+	var wg sync.WaitGroup
+	for w := 0; w < min(par, max(len(todo), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				b := p.one(ctx, e, &mu, &sum, emit)
+				if b == nil {
+					continue // interrupted: not a result
+				}
+				err := p.Dir.WriteBoot(b)
+				mu.Lock()
+				if err != nil && firstEr == nil {
+					firstEr = fmt.Errorf("record boot %s: %w", e.Kernel, err)
+				}
+				done++
+				ran++
+				sum.Ran++
+				walls += b.Wall
+				if b.Outcome != results.OK {
+					sum.Failed++
+					if b.Outcome == results.InfraError {
+						sum.InfraErrors++
+					}
+				}
+				emit(Event{Kind: "end", Entry: e, Attempt: b.Attempt, Outcome: b.Outcome, Reason: b.Reason, Wall: b.Wall, Boot: b})
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, e := range todo {
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstEr != nil {
+		return sum, firstEr
+	}
+	return sum, ctx.Err()
+}
+
+// one runs a boot with its retries; nil means cancelled.
+func (p *Pool) one(ctx context.Context, e results.PlanEntry, mu *sync.Mutex, sum *Summary, emit func(Event)) *results.Boot {
+	for attempt := 1; ; attempt++ {
+		if ctx.Err() != nil {
+			return nil
+		}
+		mu.Lock()
+		emit(Event{Kind: "start", Entry: e, Attempt: attempt})
+		mu.Unlock()
+		b := p.Launch(ctx, e, attempt)
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.Kernel, b.Index, b.Seq, b.Attempt = e.Kernel, e.Index, e.Seq, attempt
+		if b.Outcome != results.InfraError || attempt > p.Retries {
+			return b
+		}
+		mu.Lock()
+		sum.Retries++
+		emit(Event{Kind: "retry", Entry: e, Attempt: attempt, Outcome: b.Outcome, Reason: b.Reason})
+		mu.Unlock()
+	}
+}

@@ -1,0 +1,114 @@
+package runner
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kvet/kvet/results"
+)
+
+func newDir(t *testing.T) *results.Dir {
+	d, err := results.CreateDir(t.TempDir(), &results.Run{ID: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestPoolRetriesInfraErrorsOnly(t *testing.T) {
+	d := newDir(t)
+	var calls sync.Map
+	p := &Pool{Parallel: 2, Retries: 2, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot {
+		n, _ := calls.LoadOrStore(e.Kernel, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		switch e.Kernel {
+		case "flaky": // infra error on the first attempt only
+			if attempt == 1 {
+				return &results.Boot{Outcome: results.InfraError, Reason: "qemu died"}
+			}
+		case "broken": // infra error always
+			return &results.Boot{Outcome: results.InfraError, Reason: "qemu died"}
+		case "panics":
+			return &results.Boot{Outcome: results.KernelPanic}
+		}
+		return &results.Boot{Outcome: results.OK}
+	}}
+	plan := PlanBoots([]string{"flaky", "broken", "panics", "fine"}, 1, 1)
+	sum, err := p.Run(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(k string) int32 { n, _ := calls.Load(k); return n.(*atomic.Int32).Load() }
+	if got := count("flaky"); got != 2 {
+		t.Errorf("flaky launched %d times, want 2", got)
+	}
+	if got := count("broken"); got != 3 {
+		t.Errorf("broken launched %d times, want 3 (1 + 2 retries)", got)
+	}
+	if got := count("panics"); got != 1 {
+		t.Errorf("a kernel panic was retried: %d launches, want 1", got)
+	}
+	if sum.Ran != 4 || sum.Retries != 3 || sum.InfraErrors != 1 || sum.Failed != 2 {
+		t.Errorf("summary = %+v", sum)
+	}
+	boots, _ := d.Boots()
+	for _, b := range boots {
+		if b.Kernel == "flaky" && (b.Outcome != results.OK || b.Attempt != 2) {
+			t.Errorf("flaky recorded as %s attempt %d, want ok attempt 2", b.Outcome, b.Attempt)
+		}
+	}
+}
+
+// TestPoolResumeAfterInterrupt cancels runs at random points and resumes
+// until done: every boot is recorded exactly once and none is run after it
+// was recorded.
+func TestPoolResumeAfterInterrupt(t *testing.T) {
+	for trial := 0; trial < 5; trial++ {
+		d := newDir(t)
+		plan := PlanBoots([]string{"a", "b", "c"}, 6, int64(trial))
+		var launches sync.Map
+		rng := rand.New(rand.NewPCG(uint64(trial), 9))
+		for round := 0; round < 50; round++ {
+			ctx, cancel := context.WithCancel(context.Background())
+			stopAfter := int32(rng.IntN(5))
+			var started atomic.Int32
+			p := &Pool{Parallel: 3, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot {
+				if d.HasBoot(e.Kernel, e.Index) {
+					t.Errorf("boot %s#%d launched after it was recorded", e.Kernel, e.Index)
+				}
+				if started.Add(1) > stopAfter {
+					cancel()
+				}
+				launches.Store(results.BootKey(e.Kernel, e.Index), true)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Millisecond):
+				}
+				return &results.Boot{Outcome: results.OK, Wall: time.Millisecond}
+			}}
+			_, err := p.Run(ctx, plan)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
+		boots, err := d.Boots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(boots) != len(plan) {
+			t.Fatalf("trial %d: %d boots recorded, want %d", trial, len(boots), len(plan))
+		}
+		seen := map[string]bool{}
+		for _, b := range boots {
+			if seen[b.Key()] {
+				t.Errorf("boot %s recorded twice", b.Key())
+			}
+			seen[b.Key()] = true
+		}
+	}
+}
