@@ -1,12 +1,181 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/kvet/kvet/internal/matrix"
 )
 
-// cliMain is replaced by the real command set.
-func cliMain(args []string) int {
-	fmt.Fprintln(os.Stderr, "kvet: not yet")
-	return 2
+// version is set at build time (-ldflags "-X main.version=...").
+var version = ""
+
+func kvetVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
+
+// Exit codes, documented in the README.
+const (
+	exitOK         = 0 // every boot ok, no failing verdict
+	exitRegression = 1 // a kernel under test failed (panic, hang, agent error) or regressed
+	exitBadInput   = 2 // bad flags, matrix file, kernel file or run directory
+	exitInfra      = 3 // the machinery failed: QEMU missing, accel broken, download failed, disk
+)
+
+// exitError carries an exit code with its error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func badInput(err error) error { return &exitError{exitBadInput, err} }
+func infra(err error) error    { return &exitError{exitInfra, err} }
+func badInputf(format string, args ...any) error {
+	return badInput(fmt.Errorf(format, args...))
+}
+
+// errFailed is returned when the run completed and its verdict fails it; the
+// report has said why already.
+var errNotBuilt = errors.New("not available in this build")
+
+var errFailed = &exitError{exitRegression, errors.New("kvet: the candidate kernels failed (see the report)")}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	var me *matrix.Error
+	if errors.As(err, &me) || errors.Is(err, flag.ErrHelp) {
+		return exitBadInput
+	}
+	return exitInfra
+}
+
+func cliMain(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, args, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, flag.ErrHelp) && err != errFailed {
+		fmt.Fprintf(os.Stderr, "kvet: %v\n", err)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitCode(err)
+}
+
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"run", "[MATRIX.yaml] [flags]", "boot every kernel of a matrix, run the scenarios, compare against the baseline", cmdRun},
+		{"show", "RUNDIR", "print a run's per-kernel summary and verdicts", cmdShow},
+		{"diff", "OLD NEW", "compare two stored runs", cmdDiff},
+		{"merge", "-out DIR SHARDDIR...", "merge shard run directories into one run", cmdMerge},
+		{"kernels", "search|fetch|list|prune ...", "find, fetch and cache kernels", cmdKernels},
+		{"scenarios", "", "list the scenarios, what each measures and which kernel change it would catch", cmdScenarios},
+		{"init", "[FILE]", "write a commented example matrix (default kvet.yaml)", cmdInit},
+		{"k8s-job", "[flags]", "write a Kubernetes Indexed Job manifest that runs a matrix in shards", cmdK8sJob},
+		{"version", "", "print kvet's version", cmdVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "kvet vets a Linux kernel before you upgrade to it.\n\nUsage:\n  kvet COMMAND [ARGS]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'kvet COMMAND --help' for a command's flags.\nExit codes: 0 pass, 1 regression or failed kernel, 2 bad input, 3 infrastructure failure.\n")
+}
+
+// run is the whole CLI; main only maps its error to an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return badInputf("no command")
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		usage(stdout)
+		return nil
+	case "--version", "-version":
+		return cmdVersion(ctx, nil, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	usage(stderr)
+	return badInputf("unknown command %q", args[0])
+}
+
+// newFlags returns a FlagSet whose usage names the command.
+func newFlags(name, argsUsage, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("kvet "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: kvet %s %s\n\n%s.\n\nFlags:\n", name, argsUsage, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags wherever they stand among the positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, badInput(err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func cmdVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", "", "print kvet's version", stderr)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "kvet %s %s %s/%s\n", kvetVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,52 @@
+# kvet: two commands do everything.
+#   make run    set up what is missing (QEMU), build kvet, run the default matrix
+#   make test   set up what is missing, run every test, real guests included
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/kvet
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# Integration tests are required (fail instead of skip) in CI.
+ifeq ($(CI),true)
+REQUIRE := KVET_REQUIRE_INTEGRATION=1
+endif
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: all build run test unit lint deps deps-test clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kvet
+
+# QEMU from the system's package manager when it is missing.
+deps:
+	@command -v qemu-system-x86_64 >/dev/null || { \
+	  echo "installing qemu-system-x86 (apt-get)"; \
+	  $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends qemu-system-x86; }
+
+# The tests also open the HTML report in a headless Chromium.
+deps-test: deps
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get)"; \
+	  $(APT_GET) install -y -q --no-install-recommends chromium || \
+	  { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends chromium; }; }
+
+# Run kvet's main job: the embedded default matrix. ARGS adds flags,
+# e.g. make run ARGS='--boots 5'.
+run: deps build
+	$(BIN) run $(ARGS)
+
+test: deps-test build
+	$(REQUIRE) $(GO) test -timeout 40m ./...
+
+# Unit tests only: no QEMU, no downloads.
+unit:
+	$(GO) test -short ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

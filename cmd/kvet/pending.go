@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+	"io"
+)
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return infra(errNotBuilt)
+}
+func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return infra(errNotBuilt)
+}
+func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return infra(errNotBuilt)
+}
+func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return infra(errNotBuilt)
+}
+func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return infra(errNotBuilt)
+}
+func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return infra(errNotBuilt)
+}

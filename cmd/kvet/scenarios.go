@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/kvet/kvet/scenarios"
+)
+
+func cmdScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("scenarios", "[NAME...]", "list the scenarios with what each measures, which kernel change it would catch, and its parameters", stderr)
+	brief := fs.Bool("brief", false, "one line per scenario, no parameters")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	specs := scenarios.All()
+	if len(pos) > 0 {
+		specs = nil
+		for _, n := range pos {
+			s, err := scenarios.Lookup(n)
+			if err != nil {
+				return badInput(err)
+			}
+			specs = append(specs, s)
+		}
+	}
+	for _, s := range specs {
+		if *brief {
+			fmt.Fprintf(stdout, "%-13s %s\n", s.Name, s.Measures)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s\n  measures: %s\n  catches:  %s\n  parameters (quick / full):\n", s.Name, s.Measures, s.Catches)
+		for _, p := range paramDocs(s) {
+			fmt.Fprintf(stdout, "    %-20s %s / %s\n      %s\n", p.name, p.quick, p.full, p.doc)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+type paramDoc struct{ name, quick, full, doc string }
+
+// paramDocs reads a scenario's parameters, defaults and docs from its
+// parameter struct's tags.
+func paramDocs(s scenarios.Spec) []paramDoc {
+	q := reflect.ValueOf(s.Defaults(scenarios.Quick)).Elem()
+	f := reflect.ValueOf(s.Defaults(scenarios.Full)).Elem()
+	var out []paramDoc
+	for i := 0; i < q.NumField(); i++ {
+		sf := q.Type().Field(i)
+		name := strings.Split(sf.Tag.Get("yaml"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		out = append(out, paramDoc{name, show(q.Field(i)), show(f.Field(i)), sf.Tag.Get("doc")})
+	}
+	return out
+}
+
+func show(v reflect.Value) string {
+	if s, ok := v.Interface().(fmt.Stringer); ok {
+		return s.String()
+	}
+	b, err := json.Marshal(v.Interface())
+	if err != nil {
+		return fmt.Sprint(v.Interface())
+	}
+	return string(b)
+}
