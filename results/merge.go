@@ -1,0 +1,90 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Merge combines shard run directories into one run at out. The shards must
+// come from the same matrix, plan and host kind; every boot must appear at
+// most once. Nothing is written when they are inconsistent.
+func Merge(out string, shards []string) (*Run, error) {
+	if len(shards) == 0 {
+		return nil, fmt.Errorf("merge: no shard directories")
+	}
+	var first *Run
+	type src struct {
+		dir  *Dir
+		boot *Boot
+	}
+	seen := map[string]string{}
+	var all []src
+	for _, path := range shards {
+		d, run, err := OpenDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		if first == nil {
+			first = run
+		} else if err := sameRun(first, run); err != nil {
+			return nil, fmt.Errorf("merge: %s and %s are not shards of one run: %w", shards[0], path, err)
+		}
+		boots, err := d.Boots()
+		if err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		for _, b := range boots {
+			if other, dup := seen[b.Key()]; dup {
+				return nil, fmt.Errorf("merge: boot %s is in both %s and %s", b.Key(), other, path)
+			}
+			seen[b.Key()] = path
+			all = append(all, src{d, b})
+		}
+	}
+	merged := *first
+	merged.Shard = ""
+	d, err := CreateDir(out, &merged)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	for _, s := range all {
+		if s.boot.ConsoleFile != "" {
+			if data, err := os.ReadFile(filepath.Join(s.dir.Path, s.boot.ConsoleFile)); err == nil {
+				if err := WriteFileAtomic(filepath.Join(out, s.boot.ConsoleFile), data); err != nil {
+					return nil, fmt.Errorf("merge: %w", err)
+				}
+			}
+		}
+		if err := d.WriteBoot(s.boot); err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+	}
+	return &merged, nil
+}
+
+// sameRun checks that two run.json files describe the same matrix run.
+func sameRun(a, b *Run) error {
+	eq := func(x, y any) bool {
+		bx, _ := json.Marshal(x)
+		by, _ := json.Marshal(y)
+		return bytes.Equal(bx, by)
+	}
+	switch {
+	case a.ID != b.ID:
+		return fmt.Errorf("run ids differ (%s, %s)", a.ID, b.ID)
+	case !eq(a.Kernels, b.Kernels):
+		return fmt.Errorf("kernels differ")
+	case a.Seed != b.Seed || !eq(a.Plan, b.Plan):
+		return fmt.Errorf("plans differ")
+	case a.Boots != b.Boots || a.Profile != b.Profile || a.Baseline != b.Baseline:
+		return fmt.Errorf("boots, profile or baseline differ")
+	case !bytes.Equal(a.Matrix, b.Matrix):
+		return fmt.Errorf("matrices differ")
+	case a.Accel != b.Accel:
+		return fmt.Errorf("accelerators differ (%s, %s)", a.Accel, b.Accel)
+	}
+	return nil
+}
