@@ -14,12 +14,6 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return infra(errNotBuilt)
 }
-func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return infra(errNotBuilt)
-}
 func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return infra(errNotBuilt)
-}
-func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return infra(errNotBuilt)
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("k8s-job", "[flags]", "write a Kubernetes Indexed Job manifest: each completion index runs one shard of the matrix (kvet run --shard I/N), with /dev/kvm from the node and results on a volume; merge them afterwards with kvet merge", stderr)
+	name := fs.String("name", "kvet", "the Job's name")
+	image := fs.String("image", "", "container image with kvet and qemu-system-x86 (required)")
+	shards := fs.Int("shards", 3, "number of shards (completions)")
+	parallel := fs.Int("parallelism", 0, "shards running at once (default: all)")
+	configMap := fs.String("matrix-configmap", "kvet-matrix", "ConfigMap holding matrix.yaml")
+	claim := fs.String("results-claim", "kvet-results", "PersistentVolumeClaim for the run directories")
+	runID := fs.String("run-id", "run-1", "run directory name under the results volume; shards write RUNID/shard-I")
+	seed := fs.Int64("seed", 1, "plan seed: every shard must use the same one")
+	cpus := fs.String("cpu", "4", "CPU request and limit per shard")
+	mem := fs.String("memory", "8Gi", "memory request and limit per shard")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *image == "" {
+		fs.Usage()
+		return badInputf("k8s-job: --image is required")
+	}
+	if *shards < 1 {
+		return badInputf("k8s-job: --shards must be at least 1")
+	}
+	if *parallel == 0 {
+		*parallel = *shards
+	}
+	script := fmt.Sprintf(`set -e
+i=$((JOB_COMPLETION_INDEX + 1))
+exec kvet run /matrix/matrix.yaml --seed %d --run-id %s --shard "$i/%d" --out "/results/%s/shard-$i" --events json --fail-on none`,
+		*seed, *runID, *shards, *runID)
+	res := map[string]any{"cpu": *cpus, "memory": *mem, "devices.kubevirt.io/kvm": "1"}
+	job := map[string]any{
+		"apiVersion": "batch/v1",
+		"kind":       "Job",
+		"metadata":   map[string]any{"name": *name, "labels": map[string]any{"app": "kvet"}},
+		"spec": map[string]any{
+			"completionMode": "Indexed",
+			"completions":    *shards,
+			"parallelism":    *parallel,
+			"backoffLimit":   *shards * 2,
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{"app": "kvet"}},
+				"spec": map[string]any{
+					"restartPolicy": "Never",
+					"containers": []any{map[string]any{
+						"name":    "kvet",
+						"image":   *image,
+						"command": []string{"/bin/sh", "-c", script},
+						// /dev/kvm comes from the node through a device plugin
+						// (KubeVirt's exposes devices.kubevirt.io/kvm); without
+						// one, run privileged with a hostPath /dev/kvm instead.
+						"resources":    map[string]any{"requests": res, "limits": res},
+						"env":          []any{map[string]any{"name": "XDG_CACHE_HOME", "value": "/cache"}},
+						"volumeMounts": []any{map[string]any{"name": "matrix", "mountPath": "/matrix"}, map[string]any{"name": "results", "mountPath": "/results"}, map[string]any{"name": "cache", "mountPath": "/cache"}},
+					}},
+					"volumes": []any{
+						map[string]any{"name": "matrix", "configMap": map[string]any{"name": *configMap}},
+						map[string]any{"name": "results", "persistentVolumeClaim": map[string]any{"claimName": *claim}},
+						map[string]any{"name": "cache", "emptyDir": map[string]any{}},
+					},
+				},
+			},
+		},
+	}
+	fmt.Fprintf(stdout, "# kvet: %d shards of one matrix run. After the Job completes:\n#   kvet merge -out merged /results/%s/shard-*\n", *shards, *runID)
+	enc := yaml.NewEncoder(stdout)
+	enc.SetIndent(2)
+	if err := enc.Encode(job); err != nil {
+		return err
+	}
+	return enc.Close()
+}
