@@ -8,9 +8,6 @@ import (
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return infra(errNotBuilt)
 }
-func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return infra(errNotBuilt)
-}
 func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return infra(errNotBuilt)
 }
