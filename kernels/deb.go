@@ -1,0 +1,450 @@
+package kernels
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/textproto"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+var (
+	// ErrNotDeb is returned (wrapped) for a file that is not a Debian
+	// binary package.
+	ErrNotDeb = errors.New("not a Debian package")
+	// ErrNotKernelPackage is returned (wrapped) for a .deb without a kernel
+	// image.
+	ErrNotKernelPackage = errors.New("not a kernel package")
+)
+
+// metaFile, inside an extraction, describes it; it is written last, so an
+// extraction directory that has it is complete.
+const metaFile = "kvet-kernel.json"
+
+type debMeta struct {
+	Package string `json:"package"`
+	Version string `json:"version"`
+	Release string `json:"release"`
+	Vmlinuz string `json:"vmlinuz"`           // relative to the extraction
+	Config  string `json:"config,omitempty"`  // relative; "" when absent
+	Modules string `json:"modules,omitempty"` // relative; "" when absent
+	SHA256  string `json:"sha256"`            // of the image
+}
+
+// FromDeb opens a linux-image .deb and extracts its kernel image, config and
+// lib/modules/RELEASE tree into cacheDir/extracted/SHA256-OF-DEB, once: a
+// later call for the same .deb, from this process or another, reuses that
+// extraction. Only the kernel's files are extracted.
+func FromDeb(ctx context.Context, debPath, cacheDir string) (*Kernel, error) {
+	f, err := os.Open(debPath)
+	if err != nil {
+		return nil, fmt.Errorf("deb: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("deb %s: %w", debPath, err)
+	}
+	sum, err := debSHA256(ctx, f, fi, debPath, cacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("deb %s: %w", debPath, err)
+	}
+	root := filepath.Join(cacheDir, "extracted")
+	dir := filepath.Join(root, sum)
+	meta, err := readMeta(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		meta, err = extractOnce(ctx, f, fi.Size(), root, sum)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("deb %s: %w", debPath, err)
+	}
+	k := &Kernel{
+		Source:  debPath,
+		Package: meta.Package,
+		Version: meta.Version,
+		Release: meta.Release,
+		Vmlinuz: filepath.Join(dir, meta.Vmlinuz),
+		SHA256:  meta.SHA256,
+	}
+	if meta.Modules != "" {
+		k.ModulesDir = filepath.Join(dir, meta.Modules)
+	}
+	if meta.Config != "" {
+		if k.Config, err = readConfig(filepath.Join(dir, meta.Config)); err != nil {
+			return nil, fmt.Errorf("deb %s: %w", debPath, err)
+		}
+	}
+	return k, nil
+}
+
+func readMeta(dir string) (*debMeta, error) {
+	b, err := os.ReadFile(filepath.Join(dir, metaFile))
+	if err != nil {
+		return nil, err
+	}
+	var m debMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("extraction %s: %w", dir, err)
+	}
+	return &m, nil
+}
+
+// extractOnce extracts under an exclusive lock, so that two processes never
+// extract the same .deb at once, into a temporary directory renamed into
+// place when complete.
+func extractOnce(ctx context.Context, f io.ReaderAt, size int64, root, sum string) (*debMeta, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, sum)
+	lock := flock.New(dir + ".lock")
+	ok, err := lock.TryLockContext(ctx, 50*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("lock %s: not acquired", lock.Path())
+	}
+	defer lock.Unlock()
+	// Someone else may have finished while we waited.
+	if m, err := readMeta(dir); !errors.Is(err, fs.ErrNotExist) {
+		return m, err
+	}
+	tmp, err := os.MkdirTemp(root, ".tmp-"+sum[:16]+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // a no-op after the rename
+	m, err := extractDeb(ctx, f, size, tmp)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, metaFile), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	// A directory left by a crashed process without its meta file is stale;
+	// we hold the lock, so nobody else writes it.
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// debSHA256 hashes the .deb, remembering the result by path, size and
+// modification time under cacheDir/debsum, so a warm FromDeb reads no more
+// than a stat.
+func debSHA256(ctx context.Context, f *os.File, fi fs.FileInfo, debPath, cacheDir string) (string, error) {
+	abs, err := filepath.Abs(debPath)
+	if err != nil {
+		return "", err
+	}
+	key := sha256.Sum256([]byte(abs))
+	memo := filepath.Join(cacheDir, "debsum", hex.EncodeToString(key[:16]))
+	stamp := fmt.Sprintf("%s\x00%d\x00%d\x00", abs, fi.Size(), fi.ModTime().UnixNano())
+	if b, err := os.ReadFile(memo); err == nil {
+		if s, ok := strings.CutPrefix(string(b), stamp); ok && isHexSHA256(s) {
+			return s, nil
+		}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, 0, fi.Size())}); err != nil {
+		return "", fmt.Errorf("hash: %w", err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	// The memo is only an optimisation: failing to write it is not an error.
+	_ = writeFileAtomic(memo, []byte(stamp+sum))
+	return sum, nil
+}
+
+func isHexSHA256(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
+}
+
+func writeFileAtomic(name string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	t, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(t.Name())
+	if _, err := t.Write(data); err != nil {
+		t.Close()
+		return err
+	}
+	if err := t.Close(); err != nil {
+		return err
+	}
+	return os.Rename(t.Name(), name)
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// arMember is one member of an ar archive.
+type arMember struct {
+	name string
+	data *io.SectionReader
+}
+
+// readAr lists the members of a .deb's ar archive, checking that each lies
+// inside the file.
+func readAr(r io.ReaderAt, size int64) ([]arMember, error) {
+	var magic [8]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "!<arch>\n" {
+		return nil, fmt.Errorf("%w (no ar header)", ErrNotDeb)
+	}
+	var members []arMember
+	for off := int64(8); off < size; {
+		var h [60]byte
+		if _, err := r.ReadAt(h[:], off); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("truncated: ar header at %d", off)
+			}
+			return nil, err
+		}
+		if h[58] != '`' || h[59] != '\n' {
+			return nil, fmt.Errorf("%w: bad ar header at %d", ErrNotDeb, off)
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(h[48:58])), 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: bad ar member size %q at %d", ErrNotDeb, h[48:58], off)
+		}
+		name := strings.TrimSuffix(strings.TrimSpace(string(h[:16])), "/")
+		start := off + 60
+		if n > size-start {
+			return nil, fmt.Errorf("truncated: ar member %s needs %d bytes, %d left", name, n, size-start)
+		}
+		members = append(members, arMember{name: name, data: io.NewSectionReader(r, start, n)})
+		off = start + n + n%2 // members are 2-byte aligned
+	}
+	return members, nil
+}
+
+// decompressor opens a tar member by its name's compression suffix.
+func decompressor(name string, r io.Reader) (io.ReadCloser, error) {
+	r = bufio.NewReaderSize(r, 1<<20)
+	switch path.Ext(name) {
+	case ".xz":
+		x, err := xz.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(x), nil
+	case ".zst":
+		z, err := zstd.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return z.IOReadCloser(), nil
+	case ".gz":
+		return gzip.NewReader(r)
+	case ".tar":
+		return io.NopCloser(r), nil
+	}
+	return nil, fmt.Errorf("%s: unsupported compression", name)
+}
+
+func extractDeb(ctx context.Context, r io.ReaderAt, size int64, dest string) (*debMeta, error) {
+	members, err := readAr(r, size)
+	if err != nil {
+		return nil, err
+	}
+	var control, data *arMember
+	for i := range members {
+		switch m := &members[i]; {
+		case m.name == "debian-binary":
+			var v [4]byte
+			if _, err := m.data.ReadAt(v[:], 0); err != nil || string(v[:]) != "2.0\n" {
+				return nil, fmt.Errorf("%w: debian-binary is not 2.0", ErrNotDeb)
+			}
+		case strings.HasPrefix(m.name, "control.tar") && control == nil:
+			control = m
+		case strings.HasPrefix(m.name, "data.tar") && data == nil:
+			data = m
+		}
+	}
+	if control == nil || data == nil || members[0].name != "debian-binary" {
+		return nil, fmt.Errorf("%w: want debian-binary, control.tar and data.tar members", ErrNotDeb)
+	}
+	meta := &debMeta{}
+	if err := readControl(ctx, control, meta); err != nil {
+		return nil, fmt.Errorf("%s: %w", control.name, err)
+	}
+	if err := extractData(ctx, data, dest, meta); err != nil {
+		return nil, fmt.Errorf("%s: %w", data.name, err)
+	}
+	return meta, nil
+}
+
+func readControl(ctx context.Context, m *arMember, meta *debMeta) error {
+	zr, err := decompressor(m.name, m.data)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	tr := tar.NewReader(ctxReader{ctx, zr})
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return errors.New("no control file")
+		}
+		if err != nil {
+			return err
+		}
+		if path.Clean(h.Name) != "control" {
+			continue
+		}
+		// A control file is an RFC 822-style paragraph, which textproto reads
+		// (continuation lines included).
+		hdr, err := textproto.NewReader(bufio.NewReader(io.LimitReader(tr, 1<<20))).ReadMIMEHeader()
+		if err != nil && !(err == io.EOF && len(hdr) > 0) {
+			return fmt.Errorf("control: %w", err)
+		}
+		meta.Package, meta.Version = hdr.Get("Package"), hdr.Get("Version")
+		if meta.Package == "" || meta.Version == "" {
+			return errors.New("control: no Package or Version")
+		}
+		return nil
+	}
+}
+
+// kernelPath maps a data.tar path to where it is kept, or "" for files a
+// kernel does not need. Merged-/usr packages ship usr/lib/modules.
+func kernelPath(name string) (string, error) {
+	for _, e := range strings.Split(name, "/") {
+		if e == ".." {
+			// Nothing legitimate in a kernel package climbs out of its root.
+			return "", fmt.Errorf("unsafe path %q", name)
+		}
+	}
+	p := strings.TrimPrefix(path.Clean("/"+name), "/") // also strips "./"
+	p = strings.TrimPrefix(p, "usr/")
+	switch {
+	case strings.HasPrefix(p, "boot/vmlinuz-"), strings.HasPrefix(p, "boot/config-"):
+		if path.Dir(p) == "boot" {
+			return p, nil
+		}
+	case strings.HasPrefix(p, "lib/modules/") && strings.Count(p, "/") >= 3:
+		return p, nil
+	}
+	return "", nil
+}
+
+func extractData(ctx context.Context, m *arMember, dest string, meta *debMeta) error {
+	zr, err := decompressor(m.name, m.data)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	tr := tar.NewReader(ctxReader{ctx, zr})
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue // directories are made as needed; links are not needed
+		}
+		p, err := kernelPath(h.Name)
+		if err != nil {
+			return err
+		}
+		if p == "" {
+			continue
+		}
+		var sum *[sha256.Size]byte
+		if strings.HasPrefix(p, "boot/vmlinuz-") {
+			if meta.Vmlinuz != "" {
+				return fmt.Errorf("two kernel images: %s and %s", meta.Vmlinuz, p)
+			}
+			meta.Vmlinuz, meta.Release = p, strings.TrimPrefix(p, "boot/vmlinuz-")
+			sum = new([sha256.Size]byte)
+		}
+		if strings.HasPrefix(p, "boot/config-") {
+			meta.Config = p
+		}
+		if err := writeFile(filepath.Join(dest, filepath.FromSlash(p)), tr, sum); err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+		if sum != nil {
+			meta.SHA256 = hex.EncodeToString(sum[:])
+		}
+	}
+	if meta.Vmlinuz == "" {
+		return fmt.Errorf("no boot/vmlinuz-*: %w", ErrNotKernelPackage)
+	}
+	if meta.Config != "" && meta.Config != "boot/config-"+meta.Release {
+		meta.Config = "" // another kernel's config: none is more honest
+	}
+	mods := "lib/modules/" + meta.Release
+	if fi, err := os.Stat(filepath.Join(dest, mods)); err == nil && fi.IsDir() {
+		meta.Modules = mods
+	}
+	return nil
+}
+
+// writeFile copies r to name, and its SHA-256 into sum when sum is not nil.
+func writeFile(name string, r io.Reader, sum *[sha256.Size]byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	var w io.Writer = f
+	h := sha256.New()
+	if sum != nil {
+		w = io.MultiWriter(f, h)
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		f.Close()
+		return err
+	}
+	if sum != nil {
+		copy(sum[:], h.Sum(nil))
+	}
+	return f.Close()
+}
