@@ -1,0 +1,162 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/scenarios/measure"
+)
+
+// TCPRRParams are the parameters of tcp-rr.
+type TCPRRParams struct {
+	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window (quick 1s, full 20s)"`
+	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 1000, full 10000)"`
+	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes (64)"`
+}
+
+// Validate checks the parameters.
+func (p *TCPRRParams) Validate() error {
+	switch {
+	case p.Duration <= 0:
+		return fmt.Errorf("duration: %v must be positive", p.Duration)
+	case p.Warmup < 0:
+		return fmt.Errorf("warmup: %d must not be negative", p.Warmup)
+	case p.Size < 1 || p.Size > 1<<20:
+		return fmt.Errorf("size: %d must be in 1..1048576", p.Size)
+	}
+	return nil
+}
+
+func init() {
+	register(Spec{
+		Name:     "tcp-rr",
+		Measures: "64-byte request/response round trips on loopback TCP with NODELAY on: latency, transactions/s, tcp_info rtt",
+		Catches:  "longer TCP/IP stack paths, softirq threading and wakeup changes on the request/response path",
+		Defaults: func(profile string) any {
+			if profile == Full {
+				return &TCPRRParams{Duration: 20 * time.Second, Warmup: 10000, Size: 64}
+			}
+			return &TCPRRParams{Duration: time.Second, Warmup: 1000, Size: 64}
+		},
+		Run: runTCPRR,
+	})
+}
+
+func runTCPRR(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+	start := time.Now()
+	p, err := tcpParams[TCPRRParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := measure.Prepare(); err != nil {
+		return nil, err
+	}
+	r := tcpResult("tcp-rr", p)
+	h := measure.NewHist()
+	lfd, port, err := measure.Listen(1)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(lfd)
+	ccpu, scpu := tcpCPUs(env)
+
+	server := tcpThread(scpu, func() error {
+		fd, done, err := tcpAccept(lfd)
+		if done || err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := measure.SetNoDelay(fd, true); err != nil {
+			return err
+		}
+		buf := make([]byte, p.Size)
+		for {
+			if err := measure.ReadFull(fd, buf); err == measure.ErrClosed {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("server: %w", err)
+			}
+			if err := measure.WriteAll(fd, buf); err != nil {
+				return fmt.Errorf("server: %w", err)
+			}
+		}
+	})
+
+	var (
+		n      int64
+		window int64
+		rtt    uint32
+		gc0    uint64
+	)
+	client := tcpThread(ccpu, func() error {
+		fd, err := measure.Dial(port, func(fd int) error { return measure.SetNoDelay(fd, true) })
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		buf := make([]byte, p.Size)
+		for i := 0; i < p.Warmup; i++ {
+			if err := tcpRoundTrip(fd, buf); err != nil {
+				return err
+			}
+		}
+		gc0 = measure.GCCycles()
+		t0 := measure.Now()
+		end := t0 + p.Duration.Nanoseconds()
+		for now := t0; now < end; {
+			if n&1023 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err := tcpRoundTrip(fd, buf); err != nil {
+				return err
+			}
+			t := measure.Now()
+			measure.Record(h, t-now)
+			now = t
+			n++
+		}
+		window = measure.Now() - t0
+		ti, err := measure.TCPInfo(fd)
+		if err != nil {
+			return err
+		}
+		rtt = ti.Rtt
+		return nil
+	})
+	if err := tcpJoin(lfd, client, server); err != nil {
+		return nil, fmt.Errorf("tcp-rr: %w", err)
+	}
+	tcpGCCheck(r, gc0)
+
+	r.Metrics = append(r.Metrics, measure.Summarize("rtt", h)...)
+	r.Metrics = append(r.Metrics,
+		results.Metric{Name: "transactions", Unit: "ops/s", Better: results.HigherIsBetter,
+			Value: float64(n) / (float64(window) / 1e9), Samples: n, Timing: true},
+		results.Metric{Name: "tcpi_rtt", Unit: "us", Better: results.Info, Value: float64(rtt), Timing: true},
+	)
+	hist, err := measure.Encode("rtt", "ns", false, h)
+	if err != nil {
+		return nil, err
+	}
+	r.Histograms = append(r.Histograms, hist)
+	r.Duration = time.Since(start)
+	return r, nil
+}
+
+// tcpRoundTrip sends buf and reads the same number of bytes back into it.
+func tcpRoundTrip(fd int, buf []byte) error {
+	if err := measure.WriteAll(fd, buf); err != nil {
+		return err
+	}
+	if err := measure.ReadFull(fd, buf); err != nil {
+		return err
+	}
+	return nil
+}
