@@ -62,8 +62,8 @@ func runSched(t *testing.T, name string, p any) *results.Scenario {
 	return r
 }
 
-// metric returns the value of the metric called name, failing when absent.
-func metric(t *testing.T, r *results.Scenario, name string) results.Metric {
+// schedGet returns the value of the metric called name, failing when absent.
+func schedGet(t *testing.T, r *results.Scenario, name string) results.Metric {
 	t.Helper()
 	for _, m := range r.Metrics {
 		if m.Name == name {
@@ -74,8 +74,8 @@ func metric(t *testing.T, r *results.Scenario, name string) results.Metric {
 	return results.Metric{}
 }
 
-// checkDefaults verifies that both profiles' defaults validate.
-func checkDefaults(t *testing.T, name string) {
+// schedCheckDefaults verifies that both profiles' defaults validate.
+func schedCheckDefaults(t *testing.T, name string) {
 	t.Helper()
 	spec, err := Lookup(name)
 	if err != nil {

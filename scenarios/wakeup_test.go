@@ -30,7 +30,7 @@ func TestWakeupValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want an error naming %s", tt.name, err, tt.field)
 		}
 	}
-	checkDefaults(t, "wakeup")
+	schedCheckDefaults(t, "wakeup")
 }
 
 func TestWakeupRun(t *testing.T) {
@@ -38,17 +38,17 @@ func TestWakeupRun(t *testing.T) {
 	if !r.Valid {
 		t.Fatalf("wakeup invalid: %s", r.Invalid)
 	}
-	if got := metric(t, r, "requests_per_s").Value; got < 100 {
+	if got := schedGet(t, r, "requests_per_s").Value; got < 100 {
 		t.Errorf("requests_per_s = %v, want >= 100", got)
 	}
-	p50, p99 := metric(t, r, "wakeup.p50"), metric(t, r, "wakeup.p99")
+	p50, p99 := schedGet(t, r, "wakeup.p50"), schedGet(t, r, "wakeup.p99")
 	if p50.Value <= 0 || p99.Value < p50.Value || !p50.Timing {
 		t.Errorf("wakeup.p50 = %v, p99 = %v (timing %v), want 0 < p50 <= p99, timing", p50.Value, p99.Value, p50.Timing)
 	}
-	if req := metric(t, r, "request.p50").Value; req < p50.Value {
+	if req := schedGet(t, r, "request.p50").Value; req < p50.Value {
 		t.Errorf("request.p50 = %v, want >= wakeup.p50 %v (a request includes its wakeup)", req, p50.Value)
 	}
-	vol := metric(t, r, "switches.voluntary_per_request")
+	vol := schedGet(t, r, "switches.voluntary_per_request")
 	if vol.Timing || vol.Value <= 0 || vol.Value > 10 {
 		t.Errorf("switches.voluntary_per_request = %v (timing %v), want in (0, 10], not timing", vol.Value, vol.Timing)
 	}

@@ -1,0 +1,73 @@
+package scenarios
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestPipeValidate(t *testing.T) {
+	good := PipeParams{DurationMs: 100, CPU: 0, OtherCPU: 1}
+	tests := []struct {
+		name  string
+		edit  func(*PipeParams)
+		field string // "" = valid
+	}{
+		{"good", func(*PipeParams) {}, ""},
+		{"short window", func(p *PipeParams) { p.DurationMs = 0 }, "duration_ms"},
+		{"negative cpu", func(p *PipeParams) { p.CPU = -1 }, "cpu"},
+		{"negative other", func(p *PipeParams) { p.OtherCPU = -1 }, "other_cpu"},
+		{"same cpus", func(p *PipeParams) { p.OtherCPU = 0 }, "other_cpu"},
+	}
+	for _, tt := range tests {
+		p := good
+		tt.edit(&p)
+		err := p.Validate()
+		if tt.field == "" && err != nil {
+			t.Errorf("%s: Validate() = %v, want nil", tt.name, err)
+		}
+		if tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field)) {
+			t.Errorf("%s: Validate() = %v, want an error naming %s", tt.name, err, tt.field)
+		}
+	}
+	schedCheckDefaults(t, "pipe")
+}
+
+func TestPipeRun(t *testing.T) {
+	r := runSched(t, "pipe", &PipeParams{DurationMs: 100, CPU: 0, OtherCPU: 1})
+	if !r.Valid {
+		t.Fatalf("pipe invalid: %s", r.Invalid)
+	}
+	variants := []string{"pipe-same", "futex-same"}
+	if runtime.NumCPU() >= 2 {
+		variants = append(variants, "pipe-cross", "futex-cross")
+		if got := schedGet(t, r, "cross.skipped").Value; got != 0 {
+			t.Errorf("cross.skipped = %v with %d CPUs, want 0", got, runtime.NumCPU())
+		}
+	}
+	for _, v := range variants {
+		rate := schedGet(t, r, v+".round_trips_per_s").Value
+		p50 := schedGet(t, r, v+".p50").Value
+		// A round trip is two wakeups: more than 100 ns, less than 10 ms on
+		// any machine that runs the tests.
+		if p50 < 100 || p50 > 10e6 {
+			t.Errorf("%s.p50 = %v ns, want 100 ns .. 10 ms", v, p50)
+		}
+		if rate < 100 {
+			t.Errorf("%s.round_trips_per_s = %v, want >= 100", v, rate)
+		}
+	}
+}
+
+func TestPipeCrossSkipped(t *testing.T) {
+	// With other_cpu beyond the CPUs the cross variants are skipped and say so.
+	r := runSched(t, "pipe", &PipeParams{DurationMs: 20, CPU: 0, OtherCPU: 4095})
+	if got := schedGet(t, r, "cross.skipped").Value; got != 1 {
+		t.Errorf("cross.skipped = %v, want 1", got)
+	}
+	for _, m := range r.Metrics {
+		if strings.HasSuffix(m.Name, "-cross.p50") {
+			t.Errorf("metric %s present although the cross variants were skipped", m.Name)
+		}
+	}
+}
