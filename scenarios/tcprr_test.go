@@ -10,14 +10,14 @@ import (
 	"github.com/kvet/kvet/results"
 )
 
-// testEnv is the host as a scenario sees it.
-func testEnv(t *testing.T) Env {
+// tcpTestEnv is the host as a scenario sees it.
+func tcpTestEnv(t *testing.T) Env {
 	return Env{CPUs: runtime.NumCPU(), Seed: 1, Logf: t.Logf}
 }
 
-// runScenario runs a registered scenario with params and checks the result
+// tcpRunScenario runs a registered scenario with params and checks the result
 // is well formed.
-func runScenario(t *testing.T, name string, params any) *results.Scenario {
+func tcpRunScenario(t *testing.T, name string, params any) *results.Scenario {
 	t.Helper()
 	s, err := Lookup(name)
 	if err != nil {
@@ -25,7 +25,7 @@ func runScenario(t *testing.T, name string, params any) *results.Scenario {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r, err := s.Run(ctx, testEnv(t), params)
+	r, err := s.Run(ctx, tcpTestEnv(t), params)
 	if err != nil {
 		t.Fatalf("%s: Run() error %v", name, err)
 	}
@@ -47,8 +47,8 @@ func runScenario(t *testing.T, name string, params any) *results.Scenario {
 	return r
 }
 
-// metric returns the value of the metric called name.
-func metric(t *testing.T, r *results.Scenario, name string) float64 {
+// tcpMetric returns the value of the metric called name.
+func tcpMetric(t *testing.T, r *results.Scenario, name string) float64 {
 	t.Helper()
 	for _, m := range r.Metrics {
 		if m.Name == name {
@@ -64,14 +64,14 @@ func metric(t *testing.T, r *results.Scenario, name string) float64 {
 }
 
 func TestTCPRR(t *testing.T) {
-	r := runScenario(t, "tcp-rr", &TCPRRParams{Duration: 200 * time.Millisecond, Warmup: 100, Size: 64})
+	r := tcpRunScenario(t, "tcp-rr", &TCPRRParams{Duration: 200 * time.Millisecond, Warmup: 100, Size: 64})
 	if !r.Valid {
 		t.Fatalf("tcp-rr: Valid = false (%s), want true", r.Invalid)
 	}
-	if got := metric(t, r, "transactions"); got < 100 {
+	if got := tcpMetric(t, r, "transactions"); got < 100 {
 		t.Errorf("tcp-rr: transactions = %v ops/s, want >= 100", got)
 	}
-	if got := metric(t, r, "rtt.p50"); got <= 0 || got > 10e6 {
+	if got := tcpMetric(t, r, "rtt.p50"); got <= 0 || got > 10e6 {
 		t.Errorf("tcp-rr: rtt.p50 = %v ns, want in (0, 10ms]", got)
 	}
 	if len(r.Histograms) != 1 || !strings.HasPrefix(r.Histograms[0].Encoded, "HISTF") {
@@ -95,12 +95,12 @@ func TestTCPRRValidate(t *testing.T) {
 	for _, tt := range tests {
 		p := ok
 		tt.edit(&p)
-		checkValidate(t, tt.name, p.Validate(), tt.field)
+		tcpCheckValidate(t, tt.name, p.Validate(), tt.field)
 	}
 }
 
-// checkValidate checks that err names field, or is nil when field is "".
-func checkValidate(t *testing.T, name string, err error, field string) {
+// tcpCheckValidate checks that err names field, or is nil when field is "".
+func tcpCheckValidate(t *testing.T, name string, err error, field string) {
 	t.Helper()
 	switch {
 	case field == "" && err != nil:
@@ -112,9 +112,9 @@ func checkValidate(t *testing.T, name string, err error, field string) {
 	}
 }
 
-// TestDefaultsValidate checks every profile's defaults of the TCP and exec
+// TestTCPDefaultsValidate checks every profile's defaults of the TCP and exec
 // scenarios validate and round-trip through JSON as the agent receives them.
-func TestDefaultsValidate(t *testing.T) {
+func TestTCPDefaultsValidate(t *testing.T) {
 	for _, name := range []string{"tcp-rr"} {
 		s, err := Lookup(name)
 		if err != nil {
