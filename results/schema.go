@@ -83,6 +83,9 @@ type Scenario struct {
 	Metrics    []Metric      `json:"metrics,omitempty"`
 	Histograms []Histogram   `json:"histograms,omitempty"`
 	Duration   time.Duration `json:"duration_ns"`
+	// Notes are facts for the reader that are not metrics, e.g. a variant
+	// skipped because the kernel lacks a feature (not a failure).
+	Notes []string `json:"notes,omitempty"`
 	// Error is set when the scenario crashed or failed; the boot is then an
 	// agent error.
 	Error string `json:"error,omitempty"`
