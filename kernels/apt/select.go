@@ -1,0 +1,267 @@
+package apt
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"pault.ag/go/debian/version"
+)
+
+// NotFoundError is a package name absent from the index; Nearest holds the
+// closest names that exist.
+type NotFoundError struct {
+	Name    string
+	Nearest []string
+}
+
+func (e *NotFoundError) Error() string {
+	if len(e.Nearest) == 0 {
+		return fmt.Sprintf("package %s not found", e.Name)
+	}
+	return fmt.Sprintf("package %s not found; nearest: %s", e.Name, strings.Join(e.Nearest, ", "))
+}
+
+// Newest returns the newest version of the package called name.
+func (ix *Index) Newest(name string) (Package, bool) {
+	var best Package
+	found := false
+	for _, p := range ix.Packages {
+		if p.Name == name && (!found || version.Compare(p.Version, best.Version) > 0) {
+			best, found = p, true
+		}
+	}
+	return best, found
+}
+
+func (ix *Index) exact(name string, v version.Version) (Package, bool) {
+	for _, p := range ix.Packages {
+		if p.Name == name && version.Compare(p.Version, v) == 0 {
+			return p, true
+		}
+	}
+	return Package{}, false
+}
+
+// kernelDeps returns the linux-image-* packages that p depends on and that
+// the index holds: a meta-package has some, a kernel package none.
+func (ix *Index) kernelDeps(p Package) []Package {
+	var out []Package
+	for _, rel := range p.Depends.Relations {
+		var alts []Package
+		for _, poss := range rel.Possibilities {
+			if !strings.HasPrefix(poss.Name, "linux-image-") {
+				continue
+			}
+			var cand Package
+			var ok bool
+			if poss.Version != nil && poss.Version.Operator == "=" {
+				if v, err := version.Parse(poss.Version.Number); err == nil {
+					cand, ok = ix.exact(poss.Name, v)
+				}
+			}
+			if !ok {
+				cand, ok = ix.Newest(poss.Name)
+			}
+			if ok {
+				alts = append(alts, cand)
+			}
+		}
+		// Of alternatives, prefer the signed image to -unsigned and -dbg.
+		sort.SliceStable(alts, func(i, j int) bool { return rank(alts[i].Name) < rank(alts[j].Name) })
+		if len(alts) > 0 {
+			out = append(out, alts[0])
+		}
+	}
+	return out
+}
+
+func rank(name string) int {
+	switch {
+	case strings.HasSuffix(name, "-dbg"):
+		return 2
+	case strings.HasSuffix(name, "-unsigned"):
+		return 1
+	}
+	return 0
+}
+
+// IsMeta says whether p is a meta-package pointing at another kernel image.
+func (ix *Index) IsMeta(p Package) bool { return len(ix.kernelDeps(p)) > 0 }
+
+// Resolve returns the concrete kernel package a name stands for: the newest
+// version of a concrete package, or what a meta-package's Depends lead to.
+func (ix *Index) Resolve(name string) (Package, error) {
+	p, ok := ix.Newest(name)
+	if !ok {
+		return Package{}, &NotFoundError{Name: name, Nearest: ix.Nearest(name, 5)}
+	}
+	seen := map[string]bool{}
+	for {
+		if seen[p.Name] {
+			return Package{}, fmt.Errorf("package %s: dependency cycle through %s", name, p.Name)
+		}
+		seen[p.Name] = true
+		deps := ix.kernelDeps(p)
+		if len(deps) == 0 {
+			return p, nil
+		}
+		sort.SliceStable(deps, func(i, j int) bool { return rank(deps[i].Name) < rank(deps[j].Name) })
+		p = deps[0]
+	}
+}
+
+// Series returns the newest version of every concrete kernel package whose
+// name matches glob (path.Match syntax), oldest first in Debian version
+// order, dropping those whose upstream version is below since ("" keeps
+// all). -dbg packages are left out, and -unsigned ones when the signed
+// package exists.
+func (ix *Index) Series(glob, since string) ([]Package, error) {
+	if _, err := path.Match(glob, ""); err != nil {
+		return nil, fmt.Errorf("series %q: %w", glob, err)
+	}
+	var min version.Version
+	if since != "" {
+		v, err := version.Parse(since)
+		if err != nil {
+			return nil, fmt.Errorf("since %q: %w", since, err)
+		}
+		min = version.Version{Version: v.Version}
+	}
+	names := map[string]bool{}
+	for _, p := range ix.Packages {
+		if ok, _ := path.Match(glob, p.Name); ok {
+			names[p.Name] = true
+		}
+	}
+	var out []Package
+	for n := range names {
+		if strings.HasSuffix(n, "-dbg") || strings.HasSuffix(n, "-signed-template") {
+			continue
+		}
+		if base, ok := strings.CutSuffix(n, "-unsigned"); ok {
+			if _, signed := ix.Newest(base); signed {
+				continue
+			}
+		}
+		p, _ := ix.Newest(n)
+		if ix.IsMeta(p) {
+			continue
+		}
+		if since != "" && version.Compare(version.Version{Version: p.Version.Version}, min) < 0 {
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, &NotFoundError{Name: glob, Nearest: ix.Nearest(glob, 5)}
+	}
+	sortOldestFirst(out)
+	return out, nil
+}
+
+func sortOldestFirst(ps []Package) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if c := version.Compare(ps[i].Version, ps[j].Version); c != 0 {
+			return c < 0
+		}
+		return ps[i].Name < ps[j].Name
+	})
+}
+
+// Search returns every package (each version once) whose name matches
+// pattern, a glob or, without glob characters, a substring; newest first.
+func (ix *Index) Search(pattern string) ([]Package, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("search %q: %w", pattern, err)
+	}
+	glob := strings.ContainsAny(pattern, "*?[")
+	seen := map[string]bool{}
+	var out []Package
+	for _, p := range ix.Packages {
+		var ok bool
+		if glob {
+			ok, _ = path.Match(pattern, p.Name)
+		} else {
+			ok = strings.Contains(p.Name, pattern)
+		}
+		key := p.Name + " " + p.Version.String()
+		if ok && !seen[key] {
+			seen[key] = true
+			out = append(out, p)
+		}
+	}
+	sortOldestFirst(out)
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// Nearest returns up to n package names closest to name: smallest edit
+// distance first, then longest common prefix; names containing name (or
+// contained in it) come before all others.
+func (ix *Index) Nearest(name string, n int) []string {
+	type cand struct {
+		name         string
+		dist, prefix int
+		contains     bool // one name holds the other: a likely completion
+	}
+	seen := map[string]bool{}
+	var cs []cand
+	for _, p := range ix.Packages {
+		if seen[p.Name] {
+			continue
+		}
+		seen[p.Name] = true
+		cs = append(cs, cand{p.Name, editDistance(name, p.Name), commonPrefix(name, p.Name),
+			strings.Contains(p.Name, name) || strings.Contains(name, p.Name)})
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].contains != cs[j].contains {
+			return cs[i].contains
+		}
+		if cs[i].dist != cs[j].dist {
+			return cs[i].dist < cs[j].dist
+		}
+		if cs[i].prefix != cs[j].prefix {
+			return cs[i].prefix > cs[j].prefix
+		}
+		return cs[i].name < cs[j].name
+	})
+	var out []string
+	for _, c := range cs[:min(n, len(cs))] {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func commonPrefix(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// editDistance is the Levenshtein distance over bytes (names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
