@@ -426,7 +426,7 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 			m.Verdict = Informational
 			estimate(&m, opt.Alpha)
 		case underpowered(m.Quantile, m.MinSamples):
-			need := int64(math.Ceil(100 / (1 - m.Quantile/100)))
+			need := int64(math.Ceil(100/(1-m.Quantile/100) - 1e-6)) // float noise: 100/0.001 is not exact
 			m.Verdict, m.Reason = Underpowered, fmt.Sprintf("p%g needs %d samples per boot, fewest was %d", m.Quantile, need, m.MinSamples)
 			estimate(&m, opt.Alpha)
 		case len(m.Base) < opt.MinBoots || len(m.Cand) < opt.MinBoots:

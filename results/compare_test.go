@@ -1,0 +1,290 @@
+package results
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// metricGen makes one metric value for a boot.
+type metricGen func(r *rand.Rand) Metric
+
+// bootsOf makes n OK boots of kernel with one scenario "s" holding the
+// generated metrics; seq numbers start at seq0.
+func bootsOf(kernel string, n, seq0 int, r *rand.Rand, gens ...metricGen) []*Boot {
+	var out []*Boot
+	for i := 0; i < n; i++ {
+		sc := Scenario{Name: "s", Valid: true}
+		for _, g := range gens {
+			sc.Metrics = append(sc.Metrics, g(r))
+		}
+		out = append(out, &Boot{Kernel: kernel, Index: i, Seq: seq0 + 2*i, Accel: "kvm", Outcome: OK, Scenarios: []Scenario{sc}})
+	}
+	return out
+}
+
+// lognormal makes a lower-is-better timing metric with median med and log
+// spread sigma.
+func lognormal(name string, med, sigma float64) metricGen {
+	return func(r *rand.Rand) Metric {
+		return Metric{Name: name, Unit: "ns", Better: LowerIsBetter, Timing: true, Value: med * math.Exp(sigma*r.NormFloat64())}
+	}
+}
+
+func find(t *testing.T, k KernelResult, key string) MetricResult {
+	t.Helper()
+	for _, m := range k.Metrics {
+		if m.Key == key {
+			return m
+		}
+	}
+	t.Fatalf("metric %s not in comparison of %s", key, k.Kernel)
+	return MetricResult{}
+}
+
+// On A/A comparisons (both kernels draw from one distribution) the verdicts
+// must say nothing changed: the family-wise rate of any significant metric
+// stays near alpha (Benjamini-Hochberg controls it under the global null),
+// regressions are rarer still, and the intervals cover "no change" at their
+// level.
+func TestAAFalseAlarms(t *testing.T) {
+	const runs, metrics, n = 500, 20, 10
+	r := rand.New(rand.NewPCG(1, 2))
+	var gens []metricGen
+	for i := 0; i < metrics; i++ {
+		// Half the metrics are tight against their 5% threshold, half noisy.
+		sigma := 0.02
+		if i%2 == 1 {
+			sigma = 0.08
+		}
+		gens = append(gens, lognormal(fmt.Sprintf("m%02d.p50", i), 1000, sigma))
+	}
+	var runsRegress, runsSig, tests, rawSig, covered, judged int
+	verdicts := map[Verdict]int{}
+	for run := 0; run < runs; run++ {
+		boots := append(bootsOf("a", n, 0, r, gens...), bootsOf("b", n, 1, r, gens...)...)
+		c := Compare("a", boots, CompareOptions{})
+		k := c.Kernels[0]
+		anyReg, anySig := false, false
+		for _, m := range k.Metrics {
+			verdicts[m.Verdict]++
+			tests++
+			if m.P < 0.05 {
+				rawSig++
+			}
+			if m.Q < 0.05 {
+				anySig = true
+			}
+			if m.Verdict == Regression || m.Verdict == Improvement {
+				anyReg = true
+			}
+			if m.Lo <= 1 && 1 <= m.Hi {
+				covered++
+			}
+			judged++
+		}
+		if anyReg {
+			runsRegress++
+		}
+		if anySig {
+			runsSig++
+		}
+	}
+	regRate := float64(runsRegress) / runs
+	sigRate := float64(runsSig) / runs
+	rawRate := float64(rawSig) / float64(tests)
+	coverage := float64(covered) / float64(judged)
+	t.Logf("A/A, %d runs of %d vs %d boots, %d metrics: runs with a regression/improvement %.3f, runs with any q<0.05 %.3f, per-test p<0.05 %.4f, CI coverage %.4f, verdicts %v",
+		runs, n, n, metrics, regRate, sigRate, rawRate, coverage, verdicts)
+	// 500 runs: the binomial standard error at 0.05 is about 0.01.
+	if sigRate > 0.08 {
+		t.Errorf("A/A family-wise significance rate = %.3f, want <= ~0.05", sigRate)
+	}
+	if regRate > 0.08 {
+		t.Errorf("A/A false regression rate = %.3f, want <= ~0.05", regRate)
+	}
+	if rawRate > 0.06 {
+		t.Errorf("A/A per-test p<0.05 rate = %.4f, want <= ~0.05", rawRate)
+	}
+	if coverage < 0.94 {
+		t.Errorf("A/A interval coverage = %.4f, want >= ~0.95", coverage)
+	}
+	// The tight half should mostly be found equivalent.
+	if verdicts[Equivalent] < tests*4/10 {
+		t.Errorf("A/A equivalent verdicts = %d of %d, want most of the tight half", verdicts[Equivalent], tests)
+	}
+}
+
+func TestCompareVerdicts(t *testing.T) {
+	tests := []struct {
+		name        string
+		n           int
+		shift       float64
+		better      Direction
+		want        Verdict
+		wantReason  string
+		extraMetric int // more metrics in the family
+	}{
+		{"30% slower, 10 boots", 10, 1.3, LowerIsBetter, Regression, "", 19},
+		{"30% faster, 10 boots", 10, 1 / 1.3, LowerIsBetter, Improvement, "", 19},
+		{"30% more ops/s, 10 boots", 10, 1.3, HigherIsBetter, Improvement, "", 19},
+		{"30% slower, 3 boots", 3, 1.3, LowerIsBetter, Inconclusive, "needs at least 6 boots per kernel for significance after correction", 19},
+		{"30% slower, 6 boots, 40 metrics", 6, 1.3, LowerIsBetter, Inconclusive, "needs at least 7 boots per kernel for significance after correction", 39},
+		{"same, 10 boots", 10, 1, LowerIsBetter, Equivalent, "", 19},
+		{"6% slower, 10 boots", 10, 1.06, LowerIsBetter, Inconclusive, "CI straddles the threshold", 19},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			gen := func(scale float64) []metricGen {
+				g := []metricGen{func(r *rand.Rand) Metric {
+					m := lognormal("x.p50", 1000*scale, 0.03)(r)
+					m.Better = tt.better
+					return m
+				}}
+				for i := 0; i < tt.extraMetric; i++ {
+					g = append(g, lognormal(fmt.Sprintf("y%02d.p50", i), 500, 0.03))
+				}
+				return g
+			}
+			boots := append(bootsOf("base", tt.n, 0, r, gen(1)...), bootsOf("cand", tt.n, 1, r, gen(tt.shift)...)...)
+			c := Compare("base", boots, CompareOptions{})
+			m := find(t, c.Kernels[0], "s/x.p50")
+			if m.Verdict != tt.want || !strings.Contains(m.Reason, tt.wantReason) {
+				t.Errorf("Compare verdict = %s (%q; ratio %.3f [%.3f, %.3f], p %.3g q %.3g), want %s (%q)",
+					m.Verdict, m.Reason, m.Ratio, m.Lo, m.Hi, m.P, m.Q, tt.want, tt.wantReason)
+			}
+			if tt.shift != 1 && math.Abs(m.Ratio/tt.shift-1) > 0.05 {
+				t.Errorf("Compare ratio = %.3f, want about %.3f", m.Ratio, tt.shift)
+			}
+			if got := c.Failed(nil); got != (tt.want == Regression) {
+				t.Errorf("Failed(nil) = %v, want %v", got, tt.want == Regression)
+			}
+		})
+	}
+}
+
+func TestCompareSpecialCases(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	tail := func(samples int64) metricGen {
+		return func(r *rand.Rand) Metric {
+			m := lognormal("lat.p99.9", 5000, 0.05)(r)
+			m.Quantile, m.Samples = 99.9, samples
+			return m
+		}
+	}
+	info := func(r *rand.Rand) Metric {
+		return Metric{Name: "cwnd", Unit: "segments", Better: Info, Value: 10}
+	}
+	stalls := func(v float64) metricGen {
+		return func(r *rand.Rand) Metric {
+			return Metric{Name: "stalls", Unit: "count", Better: LowerIsBetter, Value: v + float64(r.IntN(2))}
+		}
+	}
+	boots := bootsOf("base", 8, 0, r, tail(50_000), info, stalls(0), lognormal("t.p50", 100, 0.02))
+	cand := bootsOf("cand", 8, 1, r, tail(200_000), info, stalls(40), lognormal("t.p50", 100, 0.02))
+	cand[0].Outcome, cand[0].Reason, cand[0].Scenarios = KernelPanic, "Kernel panic - not syncing", nil
+	cand[3].Outcome, cand[3].Scenarios = KernelPanic, nil
+	cand[5].Outcome, cand[5].Scenarios = InfraError, nil
+	for _, b := range cand {
+		b.Accel = "tcg"
+	}
+	all := append(boots, cand...)
+
+	c := Compare("base", all, CompareOptions{})
+	k := c.Kernels[0]
+	if len(k.Faults) != 1 || k.Faults[0].String() != "kernel-panic in 2 of 7 boots" || k.Faults[0].Verdict != Regression {
+		t.Errorf("Compare faults = %v, want [kernel-panic in 2 of 7 boots]", k.Faults)
+	}
+	if k.Boots.InfraError != 1 || k.Boots.OK != 5 {
+		t.Errorf("Compare boots = %+v, want 5 OK and 1 infra error", k.Boots)
+	}
+	if !c.Failed(nil) {
+		t.Errorf("Failed(nil) = false with a panicking kernel, want true")
+	}
+	checks := []struct {
+		key    string
+		want   Verdict
+		reason string
+	}{
+		{"s/lat.p99.9", NotComparable, "baseline ran under kvm, candidate under tcg"},
+		{"s/cwnd", Informational, ""},
+		{"s/stalls", Regression, ""}, // counts are not timings: compared across accels
+		{"s/t.p50", NotComparable, "baseline ran under kvm, candidate under tcg"},
+	}
+	for _, ch := range checks {
+		m := find(t, k, ch.key)
+		if m.Verdict != ch.want || m.Reason != ch.reason {
+			t.Errorf("Compare %s = %s (%q), want %s (%q)", ch.key, m.Verdict, m.Reason, ch.want, ch.reason)
+		}
+	}
+	if m := find(t, k, "s/stalls"); m.Scale != LinearScale {
+		t.Errorf("Compare s/stalls scale = %s, want linear (zero counts)", m.Scale)
+	}
+
+	c = Compare("base", all, CompareOptions{AllowMixedAccel: true, Thresholds: map[string]float64{"*.p50": 0.5}})
+	if m := find(t, c.Kernels[0], "s/lat.p99.9"); m.Verdict != Underpowered || m.Reason != "p99.9 needs 100000 samples per boot, fewest was 50000" {
+		t.Errorf("Compare s/lat.p99.9 = %s (%q), want underpowered", m.Verdict, m.Reason)
+	}
+	m := find(t, c.Kernels[0], "s/t.p50")
+	if m.Verdict == NotComparable || m.Threshold != 0.5 {
+		t.Errorf("Compare with AllowMixedAccel: s/t.p50 = %s threshold %v, want judged with threshold 0.5", m.Verdict, m.Threshold)
+	}
+	if !slices.ContainsFunc(c.Kernels[0].Notes, func(s string) bool { return strings.Contains(s, "ACROSS MACHINES") }) {
+		t.Errorf("Compare with AllowMixedAccel notes = %q, want a loud note", c.Kernels[0].Notes)
+	}
+	if !c.Failed([]Verdict{Underpowered}) {
+		t.Errorf("Failed([underpowered]) = false, want true")
+	}
+}
+
+func TestThreshold(t *testing.T) {
+	opts := map[string]float64{"timer/*": 0.3, "timer/fifo.p99": 0.4, "*.max": 0.5}
+	tests := []struct {
+		key  string
+		m    Metric
+		want float64
+	}{
+		{"a/x.p50", Metric{Name: "x.p50", Quantile: 50}, 0.05},
+		{"a/x.mean", Metric{Name: "x.mean"}, 0.05},
+		{"a/tps", Metric{Name: "tps", Unit: "ops/s"}, 0.05},
+		{"a/x.p99", Metric{Name: "x.p99", Quantile: 99}, 0.15},
+		{"a/x.p99.9", Metric{Name: "x.p99.9", Quantile: 99.9}, 0.20},
+		{"a/x.p99.9", Metric{Name: "x.p99.9"}, 0.20},
+		{"a/x.max", Metric{Name: "x.max", Threshold: 0.25}, 0.5},
+		{"a/switches", Metric{Name: "switches"}, 0.10},
+		{"a/switches", Metric{Name: "switches", Threshold: 0.07}, 0.07},
+		{"timer/fifo.p99", Metric{Name: "fifo.p99", Threshold: 0.07}, 0.4},
+		{"timer/fifo.p50", Metric{Name: "fifo.p50"}, 0.3},
+	}
+	for _, tt := range tests {
+		if got := threshold(tt.key, tt.m, opts); got != tt.want {
+			t.Errorf("threshold(%s, %+v) = %v, want %v", tt.key, tt.m, got, tt.want)
+		}
+	}
+}
+
+func TestWhatChanged(t *testing.T) {
+	base := Kernel{Name: "a", Release: "6.1.0-54-cloud-amd64", Config: map[string]string{"CONFIG_HZ": "250", "CONFIG_PREEMPT_VOLUNTARY": "y", "CONFIG_EXT4_FS": "y"},
+		Sysctl: map[string]string{"net.ipv4.tcp_slow_start_after_idle": "1"}}
+	cand := Kernel{Name: "b", Release: "6.12.117+deb12-rt-amd64", Config: map[string]string{"CONFIG_HZ": "1000", "CONFIG_PREEMPT_RT": "y", "CONFIG_EXT4_FS": "m"},
+		Cmdline: "preempt=full", Sysctl: map[string]string{"net.ipv4.tcp_slow_start_after_idle": "1"}}
+	bf := map[string]string{"sched.base_slice_ns": "", "clocksource": "tsc", "uname": "x", "sysctl.net.ipv4.tcp_congestion_control": "cubic"}
+	cf := map[string]string{"sched.base_slice_ns": "3000000", "clocksource": "tsc", "uname": "y", "sysctl.net.ipv4.tcp_congestion_control": "bbr"}
+	got := WhatChanged(base, cand, bf, cf)
+	want := []Change{
+		{"release", "release", "6.1.0-54-cloud-amd64", "6.12.117+deb12-rt-amd64"},
+		{"config", "CONFIG_HZ", "250", "1000"},
+		{"config", "CONFIG_PREEMPT_RT", "", "y"},
+		{"config", "CONFIG_PREEMPT_VOLUNTARY", "y", ""},
+		{"cmdline", "cmdline", "", "preempt=full"},
+		{"fact", "sched.base_slice_ns", "", "3000000"},
+		{"fact", "sysctl.net.ipv4.tcp_congestion_control", "cubic", "bbr"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("WhatChanged = %+v\nwant %+v", got, want)
+	}
+}
