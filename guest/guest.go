@@ -1,13 +1,96 @@
-// Package guest is kvet running inside the guest: as PID 1 it mounts what it
-// needs, loads modules, opens the results port, receives the plan, runs each
-// scenario in a child process, sends framed results and powers off. It
-// measures nothing itself.
 package guest
 
-// Main runs the agent as PID 1. It never returns.
-func Main() { panic("guest: agent not implemented yet") }
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kvet/kvet/scenarios"
+)
 
 // ScenarioMain runs one scenario in a child process of the agent
-// (`/init scenario NAME`): params (JSON) on stdin, a results.Scenario (JSON)
-// on stdout. It returns the process exit code.
-func ScenarioMain(name string) int { panic("guest: scenario child not implemented yet") }
+// (`/init scenario NAME`): an Input (JSON) on stdin, a results.Scenario
+// (JSON) on stdout, log lines on stderr. It returns the process exit code:
+// 0 for any result, valid or not; non-zero only when the scenario failed.
+func ScenarioMain(name string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
+	defer stop()
+	return runScenario(ctx, name, os.Stdin, os.Stdout, os.Stderr)
+}
+
+func runScenario(ctx context.Context, name string, stdin io.Reader, stdout, stderr io.Writer) int {
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	spec, err := scenarios.Lookup(name)
+	if err != nil {
+		logf("%v", err)
+		return 2
+	}
+	var in Input
+	dec := json.NewDecoder(stdin)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		logf("scenario %s: input: %v", name, err)
+		return 2
+	}
+	if in.Profile == "" {
+		in.Profile = scenarios.Quick
+	}
+	params := spec.Defaults(in.Profile)
+	if len(in.Params) > 0 && !bytes.Equal(in.Params, []byte("null")) {
+		d := json.NewDecoder(bytes.NewReader(in.Params))
+		d.DisallowUnknownFields()
+		if err := d.Decode(params); err != nil {
+			logf("scenario %s: params: %v", name, err)
+			return 2
+		}
+	}
+	if v, ok := params.(scenarios.Validator); ok {
+		if err := v.Validate(); err != nil {
+			logf("scenario %s: params: %v", name, err)
+			return 2
+		}
+	}
+	cpus := in.CPUs
+	if cpus <= 0 {
+		cpus = runtime.NumCPU()
+	}
+	// Locked measuring threads each hold a P while running Go code; keep
+	// spare Ps so a thread back from a sleep never waits for one.
+	if want := 2*cpus + 4; runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
+	env := scenarios.Env{CPUs: cpus, Seed: in.Seed, Logf: logf}
+	start := time.Now()
+	res, err := spec.Run(ctx, env, params)
+	if err != nil {
+		logf("scenario %s: %v", name, err)
+		return 1
+	}
+	if res == nil {
+		logf("scenario %s: no result", name)
+		return 1
+	}
+	res.Duration = time.Since(start)
+	res.Name = name
+	if b, err := json.Marshal(params); err == nil {
+		res.Params = b
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		logf("scenario %s: result: %v", name, err)
+		return 1
+	}
+	if _, err := stdout.Write(append(b, '\n')); err != nil {
+		logf("scenario %s: write result: %v", name, err)
+		return 1
+	}
+	return 0
+}
