@@ -1,0 +1,162 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/scenarios/measure"
+)
+
+// TCPCRRParams are the parameters of tcp-crr.
+type TCPCRRParams struct {
+	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window (quick 1s, full 20s)"`
+	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 100, full 1000)"`
+	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes (64)"`
+}
+
+// Validate checks the parameters.
+func (p *TCPCRRParams) Validate() error {
+	switch {
+	case p.Duration <= 0:
+		return fmt.Errorf("duration: %v must be positive", p.Duration)
+	case p.Warmup < 0:
+		return fmt.Errorf("warmup: %d must not be negative", p.Warmup)
+	case p.Size < 1 || p.Size > 1<<20:
+		return fmt.Errorf("size: %d must be in 1..1048576", p.Size)
+	}
+	return nil
+}
+
+func init() {
+	register(Spec{
+		Name:     "tcp-crr",
+		Measures: "connect, one 64-byte request/response, close on loopback TCP: latency per transaction, transactions/s",
+		Catches:  "connection setup and teardown path cost (accept queue, SYN handling, socket allocation)",
+		Defaults: func(profile string) any {
+			if profile == Full {
+				return &TCPCRRParams{Duration: 20 * time.Second, Warmup: 1000, Size: 64}
+			}
+			return &TCPCRRParams{Duration: time.Second, Warmup: 100, Size: 64}
+		},
+		Run: runTCPCRR,
+	})
+}
+
+func runTCPCRR(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+	start := time.Now()
+	p, err := tcpParams[TCPCRRParams](params)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := measure.Prepare(); err != nil {
+		return nil, err
+	}
+	r := tcpResult("tcp-crr", p)
+	h := measure.NewHist()
+	lfd, port, err := measure.Listen(128)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(lfd)
+	ccpu, scpu := tcpCPUs(env)
+
+	var served atomic.Int64
+	server := tcpThread(scpu, func() error {
+		buf := make([]byte, p.Size)
+		for {
+			fd, done, err := tcpAccept(lfd)
+			if done || err != nil {
+				return err
+			}
+			err = measure.ReadFull(fd, buf)
+			if err == nil {
+				err = measure.WriteAll(fd, buf)
+			}
+			if err == nil {
+				// Wait for the client's close so the server never holds
+				// the connection in TIME_WAIT either.
+				if err = measure.ReadFull(fd, buf[:1]); err == measure.ErrClosed {
+					err = nil
+				}
+			}
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+			served.Add(1)
+		}
+	})
+
+	var (
+		n, window int64
+		gc0       uint64
+	)
+	client := tcpThread(ccpu, func() error {
+		buf := make([]byte, p.Size)
+		// SO_LINGER 0 closes with a reset: no TIME_WAIT, so a long window
+		// never runs out of ephemeral ports.
+		setup := func(fd int) error {
+			if err := measure.SetNoDelay(fd, true); err != nil {
+				return err
+			}
+			return measure.SetLingerZero(fd)
+		}
+		txn := func() error {
+			fd, err := measure.Dial(port, setup)
+			if err != nil {
+				return err
+			}
+			err = tcpRoundTrip(fd, buf)
+			unix.Close(fd)
+			return err
+		}
+		for i := 0; i < p.Warmup; i++ {
+			if err := txn(); err != nil {
+				return err
+			}
+		}
+		gc0 = measure.GCCycles()
+		t0 := measure.Now()
+		end := t0 + p.Duration.Nanoseconds()
+		for now := t0; now < end; {
+			if n&255 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err := txn(); err != nil {
+				return err
+			}
+			t := measure.Now()
+			measure.Record(h, t-now)
+			now = t
+			n++
+		}
+		window = measure.Now() - t0
+		return nil
+	})
+	if err := tcpJoin(lfd, client, server); err != nil {
+		return nil, fmt.Errorf("tcp-crr: %w", err)
+	}
+	tcpGCCheck(r, gc0)
+	if got, want := served.Load(), n+int64(p.Warmup); got != want {
+		r.Valid = false
+		r.Invalid = fmt.Sprintf("server completed %d transactions, client %d", got, want)
+	}
+	r.Metrics = append(r.Metrics, measure.Summarize("latency", h)...)
+	r.Metrics = append(r.Metrics, results.Metric{Name: "transactions", Unit: "ops/s", Better: results.HigherIsBetter,
+		Value: float64(n) / (float64(window) / 1e9), Samples: n, Timing: true})
+	hist, err := measure.Encode("latency", "ns", false, h)
+	if err != nil {
+		return nil, err
+	}
+	r.Histograms = append(r.Histograms, hist)
+	r.Duration = time.Since(start)
+	return r, nil
+}
