@@ -80,11 +80,9 @@ func runPipe(ctx context.Context, env Env, params any) (*results.Scenario, error
 	}
 	cross := p.OtherCPU < env.CPUs
 	if !cross {
-		schedLog(env, "pipe: cross-CPU variants skipped: other_cpu %d but %d CPU(s)", p.OtherCPU, env.CPUs)
-	}
-	skipped := 0.0
-	if !cross {
-		skipped = 1
+		note := fmt.Sprintf("pipe-cross, futex-cross: skipped, other_cpu %d but %d CPU(s)", p.OtherCPU, env.CPUs)
+		r.Notes = append(r.Notes, note)
+		schedLog(env, "pipe: %s", note)
 	}
 	t0 := measure.Now()
 	for _, v := range []struct {
@@ -125,7 +123,6 @@ func runPipe(ctx context.Context, env Env, params any) (*results.Scenario, error
 		}
 		r.Metrics = append(r.Metrics, schedMetric(v.name+".round_trips_per_s", "ops/s", results.HigherIsBetter, schedPerSecond(n, elapsed), true))
 	}
-	r.Metrics = append(r.Metrics, schedMetric("cross.skipped", "count", results.Info, skipped, false))
 	schedCheckGC(r, w)
 	r.Duration = time.Duration(measure.Now() - t0)
 	return r, nil
