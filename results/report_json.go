@@ -1,0 +1,25 @@
+package results
+
+import (
+	"encoding/json"
+	"io"
+)
+
+// WriteJSON writes the comparison as indented JSON. The form is versioned by
+// the "schema" field (ComparisonSchema) and documented in SCHEMA.md and on
+// the Comparison, KernelResult, MetricResult, Fault and Change types:
+//
+//	schema          "kvet.comparison/v1"
+//	baseline        baseline kernel name
+//	alpha           false discovery rate; intervals are at 1-alpha
+//	baseline_boots  boot counts by outcome
+//	kernels[]       one per candidate: boots, faults (regressions of the
+//	                kernel itself), tests (family size), boots_needed,
+//	                metrics[] (key, per-boot values, medians, scale, ratio,
+//	                lo, hi, level, p, q, verdict, reason), changes[], notes
+//	notes           caveats about the whole comparison
+func WriteJSON(w io.Writer, c *Comparison) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(c)
+}

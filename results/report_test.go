@@ -1,0 +1,327 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/perf/benchfmt"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// fixture is a small run: a baseline, a candidate that changed (slower timer
+// tail, faster wakeups, Nagle stalls appear) and a candidate that panics in
+// one boot. Values come from a seeded generator, so the output is stable.
+func fixture(t testing.TB) (*Run, []*Boot) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(42, 7))
+	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	run := &Run{Schema: SchemaVersion, ID: "20250301-120000-fixture", Created: start, Accel: "kvm", Baseline: "6.1", Boots: 8, Profile: "full", Seed: 1,
+		Host: Host{Hostname: "bench1", CPUModel: "AMD EPYC 7B13", CPUs: 2, Kernel: "6.1.0-54-amd64", QEMUVersion: "7.2.19", KvetVersion: "v0.1.0", GoVersion: "go1.26.8"},
+		Kernels: []Kernel{
+			{Name: "6.1", Release: "6.1.0-54-cloud-amd64", Config: map[string]string{"CONFIG_HZ": "250", "CONFIG_PREEMPT_VOLUNTARY": "y"}},
+			{Name: "6.12", Release: "6.12.117+deb12-cloud-amd64", Config: map[string]string{"CONFIG_HZ": "250", "CONFIG_PREEMPT_VOLUNTARY": "y", "CONFIG_PREEMPT_DYNAMIC": "y"}},
+			{Name: "6.12-rt", Release: "6.12.117+deb12-rt-amd64", Config: map[string]string{"CONFIG_HZ": "1000", "CONFIG_PREEMPT_RT": "y"}},
+		}}
+	type kspec struct {
+		name             string
+		timer, wake, nag float64 // scale of timer latencies, wakeup rate; nagle stalls
+	}
+	specs := []kspec{{"6.1", 1, 1, 0}, {"6.12", 1.4, 1.25, 12}, {"6.12-rt", 0.5, 1.01, 0}}
+	var boots []*Boot
+	seq := 0
+	for i := 0; i < run.Boots; i++ {
+		for _, ks := range specs {
+			b := &Boot{Kernel: ks.name, Index: i, Seq: seq, Accel: "kvm", Outcome: OK, Started: start.Add(time.Duration(seq) * 10 * time.Second),
+				Release: ks.name, Facts: map[string]string{"clocksource": "tsc", "sched.base_slice_ns": "3000000"}}
+			if ks.name == "6.1" {
+				b.Facts["sched.base_slice_ns"] = ""
+				b.Facts["sched.min_granularity_ns"] = "3000000"
+			}
+			seq++
+			if ks.name == "6.12-rt" && i == 5 {
+				b.Outcome, b.Reason, b.ConsoleTail = KernelPanic, "Kernel panic - not syncing: hung_task: blocked tasks", "..."
+				boots = append(boots, b)
+				continue
+			}
+			h := hdrhistogram.New(1, 10_000_000_000, 3)
+			for j := 0; j < 20000; j++ {
+				h.RecordValue(int64(ks.timer * 50_000 * math.Exp(0.3*r.NormFloat64()+0.02*float64(i%3))))
+			}
+			enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lat := func(name string, q float64) Metric {
+				return Metric{Name: "fifo-1ms." + name, Unit: "ns", Better: LowerIsBetter, Timing: true, Samples: h.TotalCount(), Quantile: q,
+					Value: float64(h.ValueAtQuantile(q))}
+			}
+			timer := Scenario{Name: "timer", Valid: true, Duration: 2 * time.Second,
+				Metrics: []Metric{lat("p50", 50), lat("p99", 99), lat("p99.9", 99.9),
+					{Name: "fifo-1ms.max", Unit: "ns", Better: LowerIsBetter, Timing: true, Samples: h.TotalCount(), Value: float64(h.Max())}},
+				Histograms: []Histogram{{Name: "fifo-1ms", Unit: "ns", Encoded: string(enc)}}}
+			wake := Scenario{Name: "wakeup", Valid: true, Duration: time.Second,
+				Metrics: []Metric{{Name: "requests", Unit: "ops/s", Better: HigherIsBetter, Timing: true, Value: math.Round(ks.wake * 21000 * math.Exp(0.02*r.NormFloat64()))}}}
+			nagle := Scenario{Name: "nagle", Valid: true, Duration: time.Second,
+				Metrics: []Metric{{Name: "stalls", Unit: "count", Better: LowerIsBetter, Value: ks.nag + float64(r.IntN(3))},
+					{Name: "cwnd", Unit: "segments", Better: Info, Value: 10}}}
+			if ks.name == "6.12" && i == 2 {
+				nagle.Valid, nagle.Invalid, nagle.Metrics = false, "GC cycle in the window", nil
+			}
+			b.Scenarios = []Scenario{timer, wake, nagle}
+			boots = append(boots, b)
+		}
+	}
+	return run, boots
+}
+
+func fixtureComparison(t testing.TB) (*Run, []*Boot, *Comparison) {
+	run, boots := fixture(t)
+	c := Compare(run.Baseline, boots, CompareOptions{Kernels: run.Kernels, Thresholds: map[string]float64{"nagle/stalls": 0.25}})
+	return run, boots, c
+}
+
+// golden compares got with testdata/name.golden; on a mismatch it writes
+// testdata/name.got for a diff. -update rewrites the golden file.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	gotPath := filepath.Join("testdata", name+".got")
+	if !bytes.Equal(got, want) {
+		os.WriteFile(gotPath, got, 0o644)
+		t.Errorf("%s differs from %s; wrote %s (diff them, or go test -update)", name, path, gotPath)
+		return
+	}
+	os.Remove(gotPath)
+}
+
+func TestRenderersGolden(t *testing.T) {
+	run, boots, c := fixtureComparison(t)
+	tests := []struct {
+		name   string
+		render func(*bytes.Buffer) error
+	}{
+		{"text", func(b *bytes.Buffer) error { return WriteText(b, c, run, false) }},
+		{"text-color", func(b *bytes.Buffer) error { return WriteText(b, c, run, true) }},
+		{"markdown", func(b *bytes.Buffer) error { return WriteMarkdown(b, c, run) }},
+		{"json", func(b *bytes.Buffer) error { return WriteJSON(b, c) }},
+		{"junit", func(b *bytes.Buffer) error { return WriteJUnit(b, c) }},
+		{"html", func(b *bytes.Buffer) error { return WriteHTML(b, c, run, boots) }},
+		{"bench", func(b *bytes.Buffer) error { return WriteBenchmarks(b, "", boots) }},
+		{"hlog", func(b *bytes.Buffer) error { return WriteHistogramLog(b, "6.12", boots) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tt.render(&b); err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			golden(t, tt.name, b.Bytes())
+		})
+	}
+}
+
+// The fixture's verdicts are what a reader of the reports expects.
+func TestFixtureVerdicts(t *testing.T) {
+	_, _, c := fixtureComparison(t)
+	want := map[string]map[string]Verdict{
+		"6.12": {"timer/fifo-1ms.p50": Regression, "timer/fifo-1ms.p99": Regression, "wakeup/requests": Improvement,
+			"nagle/stalls": Regression, "nagle/cwnd": Informational, "timer/fifo-1ms.p99.9": Underpowered},
+		"6.12-rt": {"timer/fifo-1ms.p50": Improvement, "wakeup/requests": Equivalent, "nagle/stalls": Inconclusive},
+	}
+	for _, k := range c.Kernels {
+		for key, v := range want[k.Kernel] {
+			if m := find(t, k, key); m.Verdict != v {
+				t.Errorf("%s %s = %s (%q, ratio %.3f [%.3f, %.3f] q %.3g), want %s", k.Kernel, key, m.Verdict, m.Reason, m.Ratio, m.Lo, m.Hi, m.Q, v)
+			}
+		}
+	}
+	rt := c.Kernels[1]
+	if len(rt.Faults) != 1 || rt.Faults[0].String() != "kernel-panic in 1 of 8 boots" {
+		t.Errorf("6.12-rt faults = %v, want kernel-panic in 1 of 8 boots", rt.Faults)
+	}
+	if len(rt.Changes) == 0 || rt.Changes[0].Kind != "release" {
+		t.Errorf("6.12-rt changes = %v, want the release first", rt.Changes)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	_, _, c := fixtureComparison(t)
+	var b bytes.Buffer
+	if err := WriteJSON(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	var back Comparison
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatalf("json.Unmarshal: %v", err)
+	}
+	if back.Schema != ComparisonSchema || len(back.Kernels) != 2 || back.Failed(nil) != c.Failed(nil) {
+		t.Errorf("round trip = schema %q, %d kernels, failed %v; want %q, 2, %v", back.Schema, len(back.Kernels), back.Failed(nil), ComparisonSchema, c.Failed(nil))
+	}
+}
+
+func TestJUnitCounts(t *testing.T) {
+	_, _, c := fixtureComparison(t)
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	var s junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &s); err != nil {
+		t.Fatalf("xml.Unmarshal: %v", err)
+	}
+	for i, suite := range s.Suites {
+		k := c.Kernels[i]
+		n := k.Counts()
+		fails := n[Regression]
+		if len(k.Faults) > 0 {
+			fails++
+		}
+		if suite.Name != k.Kernel || suite.Tests != len(k.Metrics)+1 || suite.Failures != fails || suite.Skipped != n[Inconclusive]+n[Underpowered]+n[NotComparable] {
+			t.Errorf("junit suite %d = %s %d tests %d failures %d skipped, want %s %d %d %d", i, suite.Name, suite.Tests, suite.Failures, suite.Skipped,
+				k.Kernel, len(k.Metrics)+1, fails, n[Inconclusive]+n[Underpowered]+n[NotComparable])
+		}
+	}
+}
+
+// benchstat's reader must accept the benchmark lines.
+func TestBenchmarksParse(t *testing.T) {
+	_, boots := fixture(t)
+	var b bytes.Buffer
+	if err := WriteBenchmarks(&b, "6.12", boots); err != nil {
+		t.Fatal(err)
+	}
+	rd := benchfmt.NewReader(&b, "6.12.txt")
+	n := 0
+	for rd.Scan() {
+		switch rec := rd.Result().(type) {
+		case *benchfmt.SyntaxError:
+			t.Errorf("benchfmt: %v", rec)
+		case *benchfmt.Result:
+			n++
+			if len(rec.Values) != 1 {
+				t.Errorf("benchfmt result %s has %d values, want 1", rec.Name, len(rec.Values))
+			}
+		}
+	}
+	// 8 boots, 1 invalid nagle scenario: 8*(5 timer+wakeup) + 7*2 nagle.
+	if want := 8*5 + 7*2; n != want {
+		t.Errorf("WriteBenchmarks wrote %d results, want %d", n, want)
+	}
+}
+
+func TestHistogramLogReadBack(t *testing.T) {
+	_, boots := fixture(t)
+	var b bytes.Buffer
+	if err := WriteHistogramLog(&b, "6.1", boots); err != nil {
+		t.Fatal(err)
+	}
+	rd := hdrhistogram.NewHistogramLogReader(&b)
+	n := 0
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("NextIntervalHistogram: %v", err)
+		}
+		if h == nil {
+			break
+		}
+		n++
+		if h.TotalCount() != 20000 || h.Tag() != "timer.fifo-1ms" {
+			t.Errorf("interval %d: %d values tag %q, want 20000 and timer.fifo-1ms", n, h.TotalCount(), h.Tag())
+		}
+	}
+	if n != 8 {
+		t.Errorf("histogram log holds %d intervals, want 8", n)
+	}
+}
+
+// The HTML report is opened in a real headless Chromium: the plots must be in
+// the DOM and the console quiet.
+func TestHTMLInChromium(t *testing.T) {
+	const chromium = "/usr/bin/chromium"
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("KVET_REQUIRE_INTEGRATION") == "1" {
+			t.Fatalf("chromium: %v (KVET_REQUIRE_INTEGRATION=1)", err)
+		}
+		t.Skipf("chromium not installed: %v", err)
+	}
+	run, boots, c := fixtureComparison(t)
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	var b bytes.Buffer
+	if err := WriteHTML(&b, c, run, boots); err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?i)(src|href)=|https?://|@import|url\(`).Find(b.Bytes()); m != nil {
+		t.Errorf("WriteHTML refers outside the file: %q", m)
+	}
+	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+filepath.Join(dir, "profile"),
+		"--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+page)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 10 * time.Second
+	done := make(chan error, 1)
+	go func() { done <- cmd.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("chromium: %v", err)
+			}
+			t.Fatalf("chromium: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("chromium did not finish in 90s")
+	}
+	dom := stdout.String()
+	plots := strings.Count(dom, "<svg")
+	lines := strings.Count(dom, "<polyline")
+	// One distribution plot (timer/fifo-1ms) with 3 kernels, one value plot
+	// per metric key (7).
+	if plots != 8 || lines != 3 {
+		t.Errorf("chromium DOM has %d svg and %d polyline elements, want 8 and 3", plots, lines)
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, "CONSOLE") || strings.Contains(l, "Uncaught") {
+			t.Errorf("chromium console: %s", l)
+		}
+	}
+	if !strings.Contains(dom, "kernel-panic in 1 of 8 boots") {
+		t.Errorf("chromium DOM lacks the kernel fault")
+	}
+}

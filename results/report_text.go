@@ -1,0 +1,86 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+const (
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiDim    = "\x1b[2m"
+	ansiBold   = "\x1b[1m"
+	ansiReset  = "\x1b[0m"
+)
+
+func verdictColor(v Verdict) string {
+	switch v {
+	case Regression:
+		return ansiRed + ansiBold
+	case Improvement:
+		return ansiGreen
+	case Inconclusive, Underpowered, NotComparable:
+		return ansiYellow
+	}
+	return ansiDim
+}
+
+// WriteText renders the comparison as aligned tables for a terminal. color
+// adds ANSI colours to the verdicts; the caller decides (a terminal, and
+// NO_COLOR unset). run may be nil.
+func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
+	paint := func(v Verdict, s string) string {
+		if !color {
+			return s
+		}
+		return verdictColor(v) + s + ansiReset
+	}
+	var b strings.Builder
+	if run != nil {
+		fmt.Fprintf(&b, "kvet run %s: %s, profile %s, accel %s, host %s (%s, QEMU %s)\n",
+			run.ID, run.Created.UTC().Format("2006-01-02 15:04 UTC"), run.Profile, run.Accel, run.Host.Hostname, run.Host.CPUModel, run.Host.QEMUVersion)
+	}
+	fmt.Fprintf(&b, "baseline %s: %s; alpha %g (Benjamini-Hochberg), %s CI on the Hodges-Lehmann shift\n",
+		c.Baseline, bootsString(c.BaselineBoots), c.Alpha, fmt.Sprintf("%g%%", (1-c.Alpha)*100))
+	for _, n := range c.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	for i := range c.Kernels {
+		k := &c.Kernels[i]
+		fmt.Fprintf(&b, "\n%s vs %s: %s (%s)\n", k.Kernel, c.Baseline, paint(k.Overall(), strings.ToUpper(string(k.Overall()))), summaryLine(k))
+		fmt.Fprintf(&b, "  %s\n", bootsString(k.Boots))
+		for _, f := range k.Faults {
+			fmt.Fprintf(&b, "  %s %s: %s (%s)\n", paint(Regression, "REGRESSION"), f, f.Reason, strings.Join(f.Boots, " "))
+		}
+		for _, n := range k.Notes {
+			fmt.Fprintf(&b, "  note: %s\n", n)
+		}
+		if len(k.Changes) > 0 {
+			fmt.Fprintf(&b, "  what changed: %s\n", changesString(k.Changes))
+		}
+		if len(k.Metrics) == 0 {
+			continue
+		}
+		b.WriteString("\n")
+		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "  METRIC\tBASE\tCAND\tN\tCHANGE\tCI\tP\tQ\tVERDICT")
+		for j := range k.Metrics {
+			m := &k.Metrics[j]
+			verdict := paint(m.Verdict, string(m.Verdict))
+			if m.Reason != "" {
+				verdict += ": " + m.Reason
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", m.Key,
+				FormatValue(m.BaseMedian, m.Unit), FormatValue(m.CandMedian, m.Unit), len(m.Base), len(m.Cand),
+				changeString(m), ciString(m), pString(m.P), pString(m.Q), verdict)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
