@@ -35,6 +35,9 @@ type Spec struct {
 	Name     string // stable, e.g. "timer"
 	Measures string // one line: what it measures
 	Catches  string // one line: which kernel change it would catch
+	// OnRequest scenarios run only when a matrix names them: they need
+	// parameters only the user can give (exec's program).
+	OnRequest bool
 	// Defaults returns a pointer to a new parameter struct filled for the
 	// profile. The struct's fields carry `yaml:"x" json:"x"` tags with the same
 	// names and a `doc:"..."` tag; it may implement Validator.

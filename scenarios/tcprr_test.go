@@ -115,7 +115,7 @@ func tcpCheckValidate(t *testing.T, name string, err error, field string) {
 // TestTCPDefaultsValidate checks every profile's defaults of the TCP and exec
 // scenarios validate and round-trip through JSON as the agent receives them.
 func TestTCPDefaultsValidate(t *testing.T) {
-	for _, name := range []string{"tcp-rr"} {
+	for _, name := range []string{"tcp-rr", "nagle", "idle-restart", "tcp-crr", "small-msgs"} {
 		s, err := Lookup(name)
 		if err != nil {
 			t.Fatal(err)

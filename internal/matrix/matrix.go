@@ -326,8 +326,10 @@ func (m *Matrix) fill(root *yaml.Node) error {
 		return bad("baseline", "baseline %q is not one of the kernels", m.Baseline)
 	}
 	if len(m.Scenarios) == 0 {
-		for _, n := range scenarios.Names() {
-			m.Scenarios = append(m.Scenarios, Scenario{Name: n})
+		for _, s := range scenarios.All() {
+			if !s.OnRequest { // runs only when named (exec needs a program)
+				m.Scenarios = append(m.Scenarios, Scenario{Name: s.Name})
+			}
 		}
 	}
 	for i := range m.Scenarios {
