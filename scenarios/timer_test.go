@@ -121,3 +121,40 @@ func TestTimerRun(t *testing.T) {
 		}
 	}
 }
+
+// TestTimerInvalid checks that a broken condition turns into Valid=false
+// with the reason, not an error and not a silently wrong measurement.
+func TestTimerInvalid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for mlockall")
+	}
+	tests := []struct {
+		name   string
+		p      *TimerParams
+		during func()
+		want   string
+	}{
+		// Priority 0 is not a SCHED_FIFO priority: the kernel refuses it as it
+		// would refuse SCHED_FIFO to an unprivileged process.
+		{"fifo refused", &TimerParams{Duration: 50 * time.Millisecond, Priority: 0, Variants: []string{"fifo-1ms"}}, nil, "SCHED_FIFO"},
+		{"gc in window", &TimerParams{Duration: 200 * time.Millisecond, Priority: 50, Variants: []string{"other-1ms"}},
+			func() { time.Sleep(50 * time.Millisecond); runtime.GC() }, "GC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.during != nil {
+				go tt.during()
+			}
+			res, err := runTimer(context.Background(), Env{CPUs: 1}, tt.p)
+			if err != nil {
+				t.Fatalf("runTimer = %v, want an invalid result", err)
+			}
+			if res.Valid || !strings.Contains(res.Invalid, tt.want) {
+				t.Errorf("runTimer: Valid %v, Invalid %q, want invalid mentioning %q", res.Valid, res.Invalid, tt.want)
+			}
+			if len(res.Metrics) != 0 {
+				t.Errorf("runTimer: %d metrics from an invalid window, want none", len(res.Metrics))
+			}
+		})
+	}
+}
