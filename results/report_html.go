@@ -54,7 +54,8 @@ var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}h3{font-size:1.05em}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
+td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right;white-space:nowrap}
+td.l:last-child{white-space:normal}
 td.l,th.l{text-align:left}
 .regression{background:#fdd}.improvement{background:#dfd}.inconclusive,.underpowered,.not-comparable{background:#ffd}
 .equivalent{color:#555}.info{color:#777}
@@ -182,7 +183,7 @@ type distSeries struct {
 // percentileSVG draws latency against percentile: x is log10(1/(1-q)), so
 // 90%, 99%, 99.9% are evenly spaced; y is logarithmic.
 func percentileSVG(series []distSeries, unit string) string {
-	const W, H, ml, mr, mt, mb = 720.0, 300.0, 70.0, 150.0, 10.0, 30.0
+	const W, H, ml, mr, mt, mb = 780.0, 300.0, 70.0, 210.0, 10.0, 30.0
 	xmax := 1.0
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, s := range series {
@@ -203,7 +204,7 @@ func percentileSVG(series []distSeries, unit string) string {
 	fmt.Fprintf(&b, `<svg width="%g" height="%g" viewBox="0 0 %g %g" role="img">`, W, H, W, H)
 	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, ml, mt, W-ml-mr, H-mt-mb)
 	for x := 0.0; x <= xmax; x++ {
-		label := fmt.Sprintf("%g%%", 100*(1-math.Pow(10, -x)))
+		label := fmt.Sprintf("%.*f%%", max(0, int(x)-2), 100*(1-math.Pow(10, -x)))
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/><text x="%.1f" y="%g" text-anchor="middle">%s</text>`,
 			px(x), mt, px(x), H-mb, px(x), H-mb+14, label)
 	}
