@@ -1,10 +1,12 @@
 package guest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"strings"
@@ -213,4 +215,24 @@ func TestAgentServeCorruptPlan(t *testing.T) {
 	if err := <-served; !errors.As(err, &pe) {
 		t.Errorf("Serve() = %v, want a *PlanError", err)
 	}
+}
+
+func FuzzReadPlan(f *testing.F) {
+	good := wire.Append(nil, wire.Frame{Type: wire.TypePlan, Payload: []byte(`{"seed":1,"profile":"quick","scenarios":[{"name":"timer","params":{"priority":90}}]}`)})
+	f.Add(good)
+	f.Add(append(wire.Append(nil, wire.Frame{Type: wire.TypeLog, Payload: []byte("x")}), good...))
+	f.Add([]byte("KV\x02\x00\x00\x00\x00\x02{}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		plan, err := readPlan(wire.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			var pe *PlanError
+			if !errors.As(err, &pe) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("readPlan = %v, want a *PlanError or an end of stream", err)
+			}
+			return
+		}
+		if _, err := json.Marshal(plan); err != nil {
+			t.Errorf("plan does not marshal back: %v", err)
+		}
+	})
 }
