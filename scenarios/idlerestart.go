@@ -125,6 +125,12 @@ func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario
 				return nil, fmt.Errorf("idle-restart %s ssai=%s: %w", cc, v, err)
 			}
 			r.Metrics = append(r.Metrics, idleRestartMetrics(cc+".ssai"+v, rounds)...)
+			for _, rd := range rounds {
+				if rd.before < 20 {
+					r.Notes = append(r.Notes, fmt.Sprintf("%s ssai=%s: the bulk grew cwnd only to %d segments; a larger bulk shows the restart more clearly", cc, v, rd.before))
+					break
+				}
+			}
 		}
 	}
 	tcpGCCheck(r, gc0)
