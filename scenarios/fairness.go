@@ -169,7 +169,7 @@ func runFairness(ctx context.Context, env Env, params any) (*results.Scenario, e
 		return nil, fmt.Errorf("fairness: %w", err)
 	}
 	if p.InteractiveMs > 0 && ctx.Err() == nil {
-		it := &fairThread{policy: unix.SCHED_NORMAL, interactive: true, late: measure.NewHist()}
+		it := &fairThread{policy: unix.SCHED_NORMAL, interactive: true, late: measure.Prefault(measure.NewHist())}
 		ts := []*fairThread{it}
 		for range p.Hogs {
 			ts = append(ts, &fairThread{policy: unix.SCHED_NORMAL})

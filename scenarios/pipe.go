@@ -131,7 +131,7 @@ func runPipe(ctx context.Context, env Env, params any) (*results.Scenario, error
 // pingPong runs round trips from a thread on cpu to a thread on other for
 // dur ns and returns their latencies, count and the window's length.
 func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram, int64, int64, error) {
-	h := measure.NewHist()
+	h := measure.Prefault(measure.NewHist())
 	var (
 		gate              measure.Gate
 		ready             measure.Latch

@@ -85,7 +85,7 @@ func runRTHog(ctx context.Context, env Env, params any) (*results.Scenario, erro
 	}
 	defer w.End()
 
-	fair := &rtHogFair{late: measure.NewHist(), corrected: measure.NewHist()}
+	fair := &rtHogFair{late: measure.Prefault(measure.NewHist()), corrected: measure.Prefault(measure.NewHist())}
 	var (
 		gate   measure.Gate
 		ready  measure.Latch

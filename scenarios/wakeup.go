@@ -93,7 +93,7 @@ func runWakeup(ctx context.Context, env Env, params any) (*results.Scenario, err
 	for i := range msgs {
 		m := &wakeupMsg{}
 		for range workers {
-			wk := &wakeupWorker{wake: measure.NewHist(), req: measure.NewHist()}
+			wk := &wakeupWorker{wake: measure.Prefault(measure.NewHist()), req: measure.Prefault(measure.NewHist())}
 			m.workers = append(m.workers, wk)
 			all = append(all, wk)
 		}
