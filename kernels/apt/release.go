@@ -2,6 +2,7 @@ package apt
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -94,7 +95,7 @@ func ParseRelease(text []byte) (*Release, error) {
 			return nil, fmt.Errorf("release: SHA256: bad line %q", line)
 		}
 		size, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil || size < 0 || len(f[0]) != 64 {
+		if _, herr := hex.DecodeString(f[0]); err != nil || herr != nil || size < 0 || len(f[0]) != 64 {
 			return nil, fmt.Errorf("release: SHA256: bad line %q", line)
 		}
 		r.Files[f[2]] = FileHash{Size: size, SHA256: strings.ToLower(f[0])}

@@ -135,6 +135,9 @@ func ParseOneLine(r io.Reader, name string) ([]Source, error) {
 			return nil, fmt.Errorf("%s:%d: want URI and suite", name, n)
 		}
 		src.URI = strings.TrimSuffix(fields[0], "/")
+		if src.URI == "" {
+			return nil, fmt.Errorf("%s:%d: bad URI %q", name, n, fields[0])
+		}
 		src.Suites = []string{fields[1]}
 		src.Components = fields[2:]
 		if enabled {
@@ -186,17 +189,29 @@ func ParseDeb822(r io.Reader, name string) ([]Source, error) {
 			return nil, fmt.Errorf("%s: paragraph %d: want URIs and Suites", name, i)
 		}
 		for _, u := range uris {
+			if strings.TrimSuffix(u, "/") == "" {
+				return nil, fmt.Errorf("%s: paragraph %d: bad URI %q", name, i, u)
+			}
 			out = append(out, Source{
 				URI:           strings.TrimSuffix(u, "/"),
 				Suites:        suites,
-				Components:    strings.Fields(get("Components")),
+				Components:    fields(get("Components")),
 				SignedBy:      get("Signed-By"),
-				Architectures: strings.Fields(get("Architectures")),
+				Architectures: fields(get("Architectures")),
 				Origin:        fmt.Sprintf("%s: paragraph %d", name, i),
 			})
 		}
 	}
 	return out, nil
+}
+
+// fields is strings.Fields, nil for no fields.
+func fields(s string) []string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return nil
+	}
+	return f
 }
 
 func contains(list []string, s string) bool {
