@@ -81,7 +81,7 @@ func sameRun(a, b *Run) error {
 		return fmt.Errorf("plans differ")
 	case a.Boots != b.Boots || a.Profile != b.Profile || a.Baseline != b.Baseline:
 		return fmt.Errorf("boots, profile or baseline differ")
-	case !bytes.Equal(a.Matrix, b.Matrix):
+	case a.Matrix != b.Matrix:
 		return fmt.Errorf("matrices differ")
 	case a.Accel != b.Accel:
 		return fmt.Errorf("accelerators differ (%s, %s)", a.Accel, b.Accel)

@@ -154,19 +154,19 @@ type Host struct {
 
 // Run is run.json: what a run is, written once when it starts.
 type Run struct {
-	Schema   int             `json:"schema"`
-	ID       string          `json:"id"`
-	Created  time.Time       `json:"created"`
-	Host     Host            `json:"host"`
-	Accel    string          `json:"accel"` // accelerator chosen for the run
-	Baseline string          `json:"baseline"`
-	Kernels  []Kernel        `json:"kernels"`
-	Boots    int             `json:"boots"` // per kernel
-	Profile  string          `json:"profile"`
-	Seed     int64           `json:"seed"`
-	Plan     []PlanEntry     `json:"plan"`
-	Matrix   json.RawMessage `json:"matrix,omitempty"` // the resolved matrix
-	Shard    string          `json:"shard,omitempty"`  // "I/N" when sharded
+	Schema   int         `json:"schema"`
+	ID       string      `json:"id"`
+	Created  time.Time   `json:"created"`
+	Host     Host        `json:"host"`
+	Accel    string      `json:"accel"` // accelerator chosen for the run
+	Baseline string      `json:"baseline"`
+	Kernels  []Kernel    `json:"kernels"`
+	Boots    int         `json:"boots"` // per kernel
+	Profile  string      `json:"profile"`
+	Seed     int64       `json:"seed"`
+	Plan     []PlanEntry `json:"plan"`
+	Matrix   string      `json:"matrix,omitempty"` // the matrix as YAML, with flags applied
+	Shard    string      `json:"shard,omitempty"`  // "I/N" when sharded
 }
 
 // PlanEntry is one boot of the plan, in order.

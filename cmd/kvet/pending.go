@@ -5,9 +5,6 @@ import (
 	"io"
 )
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return infra(errNotBuilt)
-}
 func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return infra(errNotBuilt)
 }
