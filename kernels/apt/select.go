@@ -192,10 +192,12 @@ func (ix *Index) Search(pattern string) ([]Package, error) {
 			out = append(out, p)
 		}
 	}
-	sortOldestFirst(out)
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if c := version.Compare(out[i].Version, out[j].Version); c != 0 {
+			return c > 0
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out, nil
 }
 
