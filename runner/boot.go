@@ -374,6 +374,9 @@ func (b *boot) stop() {
 		wait = stopGrace
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if b.hasExited() {
+			break
+		}
 		select {
 		case <-b.exited:
 		case <-time.After(wait):

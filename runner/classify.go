@@ -93,7 +93,11 @@ func Classify(e Evidence) (results.Outcome, string) {
 		if st == "" {
 			st = "unknown state"
 		}
-		return results.InfraError, fmt.Sprintf("vm stopped (%s); last console line: %s", st, lastLine(e.Console))
+		msg := fmt.Sprintf("vm stopped (%s)", st)
+		if l := errorLine(e.Stderr); l != "" {
+			msg += ": qemu: " + l
+		}
+		return results.InfraError, msg + "; last console line: " + lastLine(e.Console)
 	}
 	if e.Done {
 		switch {
@@ -132,6 +136,20 @@ func Classify(e Evidence) (results.Outcome, string) {
 		return results.InfraError, "qemu exited without a guest shutdown"
 	}
 	return results.InfraError, "boot ended without a done frame"
+}
+
+// errorLine returns the first line of QEMU's stderr that reports an error
+// (the rest of a KVM failure is a register dump), or its last line.
+func errorLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(strings.ToLower(l), "error") {
+			return strings.TrimSpace(l)
+		}
+	}
+	if strings.TrimSpace(stderr) == "" {
+		return ""
+	}
+	return lastLine(stderr)
 }
 
 // tail returns the last n lines of s.

@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/u-root/u-root/pkg/cpio"
-
+	"github.com/kvet/kvet/images"
+	"github.com/kvet/kvet/internal/wire"
+	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/results"
 )
 
@@ -44,11 +45,13 @@ func needIntegration(t testing.TB) {
 var (
 	fixtureOnce sync.Once
 	fixtureDir  string
+	fixtureK    *kernels.Kernel
 	fixtureErr  error
 )
 
-// fixture extracts the kernel and builds the tiny init once per test binary.
-func fixture(t testing.TB) (vmlinuz, tinyinit string) {
+// testKernel extracts KVET_TEST_DEB and builds the tiny init once per test
+// binary; it returns the kernel and a builder whose cache lives as long.
+func testKernel(t testing.TB) (*kernels.Kernel, *images.Builder) {
 	t.Helper()
 	needIntegration(t)
 	fixtureOnce.Do(func() {
@@ -56,9 +59,8 @@ func fixture(t testing.TB) (vmlinuz, tinyinit string) {
 		if fixtureErr != nil {
 			return
 		}
-		sh := "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" ./boot"
-		if out, err := exec.Command("sh", "-c", sh, "sh", os.Getenv("KVET_TEST_DEB"), fixtureDir).CombinedOutput(); err != nil {
-			fixtureErr = fmt.Errorf("extract %s: %v: %s", os.Getenv("KVET_TEST_DEB"), err, out)
+		fixtureK, fixtureErr = kernels.FromDeb(context.Background(), os.Getenv("KVET_TEST_DEB"), fixtureDir)
+		if fixtureErr != nil {
 			return
 		}
 		cmd := exec.Command("go", "build", "-o", filepath.Join(fixtureDir, "tinyinit"), "./testdata/tinyinit")
@@ -70,43 +72,23 @@ func fixture(t testing.TB) (vmlinuz, tinyinit string) {
 	if fixtureErr != nil {
 		t.Fatal(fixtureErr)
 	}
-	m, _ := filepath.Glob(filepath.Join(fixtureDir, "boot", "vmlinuz-*"))
-	if len(m) != 1 {
-		t.Fatalf("vmlinuz in %s: found %v", os.Getenv("KVET_TEST_DEB"), m)
-	}
-	return m[0], filepath.Join(fixtureDir, "tinyinit")
+	return fixtureK, &images.Builder{CacheDir: fixtureDir, Logger: testLogger(t)}
 }
 
-// initramfs writes a newc archive with init as /init.
-func initramfs(t testing.TB, init string) string {
+// fixture returns the test kernel's vmlinuz and an image with the tiny init.
+func fixture(t testing.TB) (vmlinuz, initrd string) {
 	t.Helper()
-	data, err := os.ReadFile(init)
+	k, b := testKernel(t)
+	return k.Vmlinuz, buildImage(t, b, k, filepath.Join(fixtureDir, "tinyinit"))
+}
+
+func buildImage(t testing.TB, b *images.Builder, k *kernels.Kernel, init string) string {
+	t.Helper()
+	img, err := b.Build(context.Background(), images.Spec{Init: init, Kernel: k, Modules: images.DefaultModules})
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "initrd.cpio")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := cpio.Newc.Writer(f)
-	recs := []cpio.Record{
-		cpio.Directory("dev", 0o755),
-		cpio.CharDev("dev/console", 0o600, 5, 1),
-		cpio.Directory("proc", 0o755),
-		cpio.Directory("sys", 0o755),
-		cpio.StaticRecord(data, cpio.Info{Name: "init", Mode: cpio.S_IFREG | 0o755}),
-	}
-	if err := cpio.WriteRecords(w, recs); err != nil {
-		t.Fatal(err)
-	}
-	if err := cpio.WriteTrailer(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return img.Path
 }
 
 func noQEMULeft(t *testing.T) {
@@ -118,8 +100,7 @@ func noQEMULeft(t *testing.T) {
 }
 
 func TestBootReal(t *testing.T) {
-	vmlinuz, tiny := fixture(t)
-	initrd := initramfs(t, tiny)
+	vmlinuz, initrd := fixture(t)
 	tests := []struct {
 		name    string
 		append  string
@@ -169,11 +150,10 @@ func TestBootReal(t *testing.T) {
 }
 
 func TestChooseAccelReal(t *testing.T) {
-	vmlinuz, tiny := fixture(t)
+	vmlinuz, initrd := fixture(t)
 	if _, err := os.Stat(kvmDevice); err != nil {
 		t.Skip("no /dev/kvm: the fallback is the only path")
 	}
-	initrd := initramfs(t, tiny)
 	probe := BootSpec{Kernel: vmlinuz, Initrd: initrd, CPUs: 1, MemoryMB: 512, Logger: testLogger(t)}
 	defer noQEMULeft(t)
 	// This machine's KVM is known broken (nested); on a host where the probe
@@ -197,4 +177,55 @@ func TestChooseAccelReal(t *testing.T) {
 	case !kvmWorks && (accel != "tcg" || !strings.Contains(warn, "falling back")):
 		t.Errorf("ChooseAccel(auto) = %q, %q, want tcg with a warning", accel, warn)
 	}
+}
+
+var (
+	kvetOnce sync.Once
+	kvetBin  string
+	kvetErr  error
+)
+
+// kvetBinary builds the static kvet binary from the module root once.
+func kvetBinary(t testing.TB) string {
+	t.Helper()
+	kvetOnce.Do(func() {
+		kvetBin = filepath.Join(fixtureDir, "kvet")
+		cmd := exec.Command("go", "build", "-o", kvetBin, "./cmd/kvet")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			kvetErr = fmt.Errorf("build kvet: %v: %s", err, out)
+		}
+	})
+	if kvetErr != nil {
+		t.Fatal(kvetErr)
+	}
+	return kvetBin
+}
+
+// TestBootAgent boots the real agent with an empty plan and compares its
+// time to the first frame with the tiny init's.
+func TestBootAgent(t *testing.T) {
+	k, builder := testKernel(t)
+	agent := buildImage(t, builder, k, kvetBinary(t))
+	tiny := buildImage(t, builder, k, filepath.Join(fixtureDir, "tinyinit"))
+	defer noQEMULeft(t)
+	first := map[string]time.Duration{}
+	for _, c := range []struct{ name, initrd string }{{"agent", agent}, {"tiny", tiny}} {
+		dir := t.TempDir()
+		b := Boot(context.Background(), BootSpec{
+			Kernel: k.Vmlinuz, Initrd: c.initrd, Accel: "tcg", CPUs: 1, MemoryMB: 512,
+			Timeout: 3 * time.Minute, WorkDir: dir, Plan: wire.Plan{Seed: 1, Profile: "quick"},
+			Logger: testLogger(t),
+		})
+		if b.Outcome != results.OK {
+			t.Fatalf("Boot(%s) = %s %q, want ok\nlog: %q\nconsole:\n%s", c.name, b.Outcome, b.Reason, b.Log, b.ConsoleTail)
+		}
+		if b.Release != k.Release {
+			t.Errorf("Boot(%s).Release = %q, want %q", c.name, b.Release, k.Release)
+		}
+		t.Logf("%s: first frame %v, wall %v, host overhead %v, facts %d, log %d lines", c.name, b.FirstFrame, b.Wall, b.HostOverhead, len(b.Facts), len(b.Log))
+		first[c.name] = b.FirstFrame
+	}
+	t.Logf("first frame, agent / tiny init: %.2f", float64(first["agent"])/float64(first["tiny"]))
 }

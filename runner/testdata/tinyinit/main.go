@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
 
 	"github.com/kvet/kvet/internal/wire"
@@ -21,6 +22,15 @@ func main() {
 	unix.Mount("proc", "/proc", "proc", 0, "")
 	unix.Mount("sysfs", "/sys", "sysfs", 0, "")
 	unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, "")
+	// The image lists the modules to load, as for the real agent (6.1
+	// kernels have virtio_pci and virtio_console as modules).
+	if b, err := os.ReadFile("/etc/kvet/modules"); err == nil {
+		for _, m := range strings.Fields(string(b)) {
+			if err := kmodule.Probe(m, ""); err != nil {
+				fmt.Fprintln(os.Stderr, "tinyinit: load", m+":", err)
+			}
+		}
+	}
 	mode := "ok"
 	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
 		for _, f := range strings.Fields(string(b)) {
