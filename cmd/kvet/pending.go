@@ -8,6 +8,3 @@ import (
 func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return infra(errNotBuilt)
 }
-func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return infra(errNotBuilt)
-}
