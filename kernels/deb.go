@@ -94,6 +94,8 @@ func FromDeb(ctx context.Context, debPath, cacheDir string) (*Kernel, error) {
 	return k, nil
 }
 
+// readMeta reads a finished extraction's description. An extraction whose
+// image has gone (a hand-cleaned cache) counts as absent, to be redone.
 func readMeta(dir string) (*debMeta, error) {
 	b, err := os.ReadFile(filepath.Join(dir, metaFile))
 	if err != nil {
@@ -102,6 +104,12 @@ func readMeta(dir string) (*debMeta, error) {
 	var m debMeta
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("extraction %s: %w", dir, err)
+	}
+	if m.Vmlinuz == "" || !filepath.IsLocal(m.Vmlinuz) {
+		return nil, fmt.Errorf("extraction %s: bad %s", dir, metaFile)
+	}
+	if _, err := os.Stat(filepath.Join(dir, m.Vmlinuz)); err != nil {
+		return nil, err
 	}
 	return &m, nil
 }
@@ -126,6 +134,13 @@ func extractOnce(ctx context.Context, f io.ReaderAt, size int64, root, sum strin
 	// Someone else may have finished while we waited.
 	if m, err := readMeta(dir); !errors.Is(err, fs.ErrNotExist) {
 		return m, err
+	}
+	// Temporary directories of this .deb are a crashed process's leftovers:
+	// their owner would hold the lock.
+	if stale, err := filepath.Glob(filepath.Join(root, ".tmp-"+sum[:16]+"-*")); err == nil {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
 	}
 	tmp, err := os.MkdirTemp(root, ".tmp-"+sum[:16]+"-")
 	if err != nil {

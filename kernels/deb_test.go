@@ -87,6 +87,31 @@ func TestFromDebWarm(t *testing.T) {
 	}
 }
 
+// A cache someone cleaned by hand, or a crashed extraction, is redone.
+func TestFromDebRepair(t *testing.T) {
+	deb := writeTemp(t, "k.deb", fakeDeb(t, "linux-image-"+testRelease, "1", "data.tar.gz", kernelDebEntries(t)))
+	cache := t.TempDir()
+	k, err := FromDeb(context.Background(), deb, cache)
+	if err != nil {
+		t.Fatalf("FromDeb() error = %v", err)
+	}
+	must(t, os.Remove(k.Vmlinuz))
+	root := filepath.Join(cache, "extracted")
+	sum := filepath.Base(filepath.Dir(filepath.Dir(k.Vmlinuz)))
+	stale := filepath.Join(root, ".tmp-"+sum[:16]+"-crashed")
+	must(t, os.MkdirAll(stale, 0o755))
+	k2, err := FromDeb(context.Background(), deb, cache)
+	if err != nil {
+		t.Fatalf("FromDeb() after cleaning error = %v", err)
+	}
+	if _, err := os.Stat(k2.Vmlinuz); err != nil || k2.SHA256 != k.SHA256 {
+		t.Errorf("FromDeb() after cleaning: image %v, sha %s, want %s", err, k2.SHA256, k.SHA256)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temporary directory: %v, want removed", err)
+	}
+}
+
 func TestFromDebConcurrent(t *testing.T) {
 	deb := writeTemp(t, "k.deb", fakeDeb(t, "linux-image-"+testRelease, "1", "data.tar.xz", kernelDebEntries(t)))
 	cache := t.TempDir()

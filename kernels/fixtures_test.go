@@ -147,7 +147,7 @@ func makeAr(files []arFile) []byte {
 }
 
 // fakeDeb builds a .deb with the given data.tar entries; dataName picks the
-// compression.
+// compression of both tar members.
 func fakeDeb(t testing.TB, pkg, version, dataName string, data []tarEntry) []byte {
 	t.Helper()
 	control := makeTar(t, []tarEntry{
@@ -156,9 +156,10 @@ func fakeDeb(t testing.TB, pkg, version, dataName string, data []tarEntry) []byt
 			"\nArchitecture: amd64\nDescription: Linux for testing\n A continuation line.\n"},
 		{name: "./md5sums", body: "0 boot/vmlinuz\n"},
 	})
+	controlName := "control.tar" + strings.TrimPrefix(dataName, "data.tar")
 	return makeAr([]arFile{
 		{"debian-binary", []byte("2.0\n")},
-		{"control.tar.xz", compress(t, "control.tar.xz", control)},
+		{controlName, compress(t, controlName, control)},
 		{dataName, compress(t, dataName, makeTar(t, data))},
 	})
 }
