@@ -133,6 +133,11 @@ func (f Fault) String() string {
 type KernelResult struct {
 	Kernel string     `json:"kernel"`
 	Boots  BootCounts `json:"boots"`
+	// Against is this kernel's own baseline when it differs from the
+	// comparison's (a comparison of two runs pairs each kernel with its old
+	// self, see Join); BaseBoots then counts that baseline's boots.
+	Against   string      `json:"against,omitempty"`
+	BaseBoots *BootCounts `json:"base_boots,omitempty"`
 	Accel  []string   `json:"accel,omitempty"`
 	// Faults come first in every report.
 	Faults []Fault `json:"faults,omitempty"`
@@ -211,6 +216,7 @@ type series struct {
 	vals       []float64
 	boots      []string
 	minSamples int64
+	maxSamples int64
 	invalid    int // boots whose scenario was not valid
 }
 
@@ -280,6 +286,7 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 				if m.Samples > 0 && (s.minSamples < 0 || m.Samples < s.minSamples) {
 					s.minSamples = m.Samples
 				}
+				s.maxSamples = max(s.maxSamples, m.Samples)
 				if !seenKey[key] {
 					seenKey[key] = true
 					keys = append(keys, key)
@@ -425,6 +432,11 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 		case m.Better == Info:
 			m.Verdict = Informational
 			estimate(&m, opt.Alpha)
+		case m.Quantile >= 100 && unevenSamples(bs, cs):
+			// A boot's max grows with its sample count: maxima of boots that
+			// took very different numbers of samples differ for that alone.
+			m.Verdict, m.Reason = NotComparable, fmt.Sprintf("a max compares only between boots with similar sample counts, these had %d to %d", min(bs.minSamples, cs.minSamples), max(bs.maxSamples, cs.maxSamples))
+			estimate(&m, opt.Alpha)
 		case underpowered(m.Quantile, m.MinSamples):
 			need := int64(math.Ceil(100/(1-m.Quantile/100) - 1e-6)) // float noise: 100/0.001 is not exact
 			m.Verdict, m.Reason = Underpowered, fmt.Sprintf("p%g needs %d samples per boot, fewest was %d", m.Quantile, need, m.MinSamples)
@@ -463,9 +475,19 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 }
 
 // underpowered: a tail quantile is judged only when at least 100 samples per
-// boot lie beyond it (p99.9 needs 100k samples).
+// boot lie beyond it (p99.9 needs 100k samples). A max (q 100) has no samples
+// beyond it: it is the boot's worst case, one independent value per boot
+// like any other per-boot statistic, so it is judged across boots as it is
+// (see unevenSamples for its own condition).
 func underpowered(q float64, samples int64) bool {
-	return q > 50 && samples > 0 && float64(samples)*(1-q/100) < 100
+	return q > 50 && q < 100 && samples > 0 && float64(samples)*(1-q/100) < 100
+}
+
+// unevenSamples reports whether the boots of two series took sample counts
+// more than a factor 2 apart (unknown counts are not uneven).
+func unevenSamples(a, b *series) bool {
+	lo, hi := min(a.minSamples, b.minSamples), max(a.maxSamples, b.maxSamples)
+	return lo > 0 && hi > 2*lo
 }
 
 // estimate fills the shift estimate and its interval.
@@ -600,6 +622,52 @@ func (c *Comparison) Failed(failOn []Verdict) bool {
 		}
 	}
 	return false
+}
+
+// BaselineOf names the kernel k is compared against.
+func (c *Comparison) BaselineOf(k *KernelResult) string {
+	if k.Against != "" {
+		return k.Against
+	}
+	return c.Baseline
+}
+
+// Join puts comparisons with one candidate each, and different baselines,
+// into one: each candidate keeps its own baseline in Against. label names
+// the baselines as a whole (kvet diff: the old run). Notes are kept once.
+func Join(label string, cs []*Comparison) *Comparison {
+	out := &Comparison{Schema: ComparisonSchema, Baseline: label, Alpha: 0.05}
+	seen := map[string]bool{}
+	note := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			out.Notes = append(out.Notes, n)
+		}
+	}
+	accel := map[string]bool{}
+	for _, c := range cs {
+		out.Alpha = c.Alpha
+		for _, a := range c.BaselineAccel {
+			accel[a] = true
+		}
+		out.BaselineBoots.Total += c.BaselineBoots.Total
+		out.BaselineBoots.OK += c.BaselineBoots.OK
+		out.BaselineBoots.KernelPanic += c.BaselineBoots.KernelPanic
+		out.BaselineBoots.Hang += c.BaselineBoots.Hang
+		out.BaselineBoots.AgentError += c.BaselineBoots.AgentError
+		out.BaselineBoots.InfraError += c.BaselineBoots.InfraError
+		for _, n := range c.Notes {
+			note(n)
+		}
+		for _, k := range c.Kernels {
+			k.Against = c.Baseline
+			bb := c.BaselineBoots
+			k.BaseBoots = &bb
+			out.Kernels = append(out.Kernels, k)
+		}
+	}
+	out.BaselineAccel = sortedKeys(accel)
+	return out
 }
 
 // Counts tallies a kernel's metric verdicts.

@@ -288,3 +288,42 @@ func TestWhatChanged(t *testing.T) {
 		t.Errorf("WhatChanged = %+v\nwant %+v", got, want)
 	}
 }
+
+// A max (quantile 100) is a boot's worst case: judged across boots like any
+// per-boot value when the boots took similar sample counts, not comparable
+// when they did not; never "underpowered" with an impossible sample count.
+func TestCompareMax(t *testing.T) {
+	maxOf := func(samples func(i int) int64, scale float64) metricGen {
+		i := 0
+		return func(r *rand.Rand) Metric {
+			i++
+			return Metric{Name: "lat.max", Unit: "ns", Better: LowerIsBetter, Timing: true, Quantile: 100,
+				Samples: samples(i), Value: scale * 1e6 * math.Exp(0.05*r.NormFloat64())}
+		}
+	}
+	even := func(int) int64 { return 10000 }
+	tests := []struct {
+		name        string
+		base, cand  metricGen
+		want        Verdict
+		wantInReson string
+	}{
+		{"same", maxOf(even, 1), maxOf(even, 1), Equivalent, ""},
+		{"doubled", maxOf(even, 1), maxOf(even, 2), Regression, ""},
+		{"few samples each", maxOf(func(int) int64 { return 20 }, 1), maxOf(func(int) int64 { return 20 }, 2), Regression, ""},
+		{"uneven samples", maxOf(even, 1), maxOf(func(i int) int64 { return int64(1000 * i) }, 1), NotComparable, "similar sample counts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 8))
+			boots := append(bootsOf("a", 10, 0, r, tc.base), bootsOf("b", 10, 1, r, tc.cand)...)
+			m := find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/lat.max")
+			if m.Verdict != tc.want || !strings.Contains(m.Reason, tc.wantInReson) {
+				t.Errorf("Compare(max %s) = %s (%s), want %s", tc.name, m.Verdict, m.Reason, tc.want)
+			}
+			if strings.Contains(m.Reason, "-") || strings.Contains(m.Reason, "p100") {
+				t.Errorf("Compare(max %s) reason = %q, want no impossible sample count", tc.name, m.Reason)
+			}
+		})
+	}
+}

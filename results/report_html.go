@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -116,8 +117,11 @@ func WriteHTML(w io.Writer, c *Comparison, run *Run, boots []*Boot) error {
 		p.Kernels = append(p.Kernels, hk)
 	}
 	kernels := []string{c.Baseline}
-	for _, k := range c.Kernels {
-		kernels = append(kernels, k.Kernel)
+	for i := range c.Kernels {
+		if b := c.BaselineOf(&c.Kernels[i]); !slices.Contains(kernels, b) {
+			kernels = append(kernels, b)
+		}
+		kernels = append(kernels, c.Kernels[i].Kernel)
 	}
 	dists, err := distPlots(kernels, boots)
 	if err != nil {
@@ -259,7 +263,13 @@ func valuesSVG(c *Comparison, ms []*MetricResult) string {
 		color  string
 		lo, hi float64
 	}
-	rows := []row{{name: c.Baseline, vals: ms[0].Base, color: palette[0]}}
+	base := c.Baseline
+	for i := range c.Kernels {
+		if containsMetric(&c.Kernels[i], ms[0]) {
+			base = c.BaselineOf(&c.Kernels[i])
+		}
+	}
+	rows := []row{{name: base, vals: ms[0].Base, color: palette[0]}}
 	for _, m := range ms {
 		r := row{name: "", vals: m.Cand, m: m}
 		for i := range c.Kernels {

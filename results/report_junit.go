@@ -50,7 +50,7 @@ func WriteJUnit(w io.Writer, c *Comparison) error {
 	out := junitSuites{Name: "kvet"}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
-		s := junitSuite{Name: k.Kernel, Props: []junitProperty{{"baseline", c.Baseline}, {"boots", bootsString(k.Boots)}}}
+		s := junitSuite{Name: k.Kernel, Props: []junitProperty{{"baseline", c.BaselineOf(k)}, {"boots", bootsString(k.Boots)}}}
 		class := "kvet." + k.Kernel
 		boots := junitCase{Name: "boots", Classname: class, Output: bootsString(k.Boots)}
 		if len(k.Faults) > 0 {

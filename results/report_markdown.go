@@ -24,7 +24,7 @@ func WriteMarkdown(w io.Writer, c *Comparison, run *Run) error {
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
 		v := k.Overall()
-		fmt.Fprintf(&b, "\n### %s %s vs %s: %s\n\n", icon[v], md(k.Kernel), md(c.Baseline), v)
+		fmt.Fprintf(&b, "\n### %s %s vs %s: %s\n\n", icon[v], md(k.Kernel), md(c.BaselineOf(k)), v)
 		fmt.Fprintf(&b, "%s (%s).\n", summaryLine(k), bootsString(k.Boots))
 		for _, f := range k.Faults {
 			fmt.Fprintf(&b, "\n- :x: **%s**: %s (%s)\n", f, md(f.Reason), md(strings.Join(f.Boots, ", ")))

@@ -50,8 +50,11 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 	}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
-		fmt.Fprintf(&b, "\n%s vs %s: %s (%s)\n", k.Kernel, c.Baseline, paint(k.Overall(), strings.ToUpper(string(k.Overall()))), summaryLine(k))
+		fmt.Fprintf(&b, "\n%s vs %s: %s (%s)\n", k.Kernel, c.BaselineOf(k), paint(k.Overall(), strings.ToUpper(string(k.Overall()))), summaryLine(k))
 		fmt.Fprintf(&b, "  %s\n", bootsString(k.Boots))
+		if k.BaseBoots != nil {
+			fmt.Fprintf(&b, "  baseline %s: %s\n", k.Against, bootsString(*k.BaseBoots))
+		}
 		for _, f := range k.Faults {
 			fmt.Fprintf(&b, "  %s %s: %s (%s)\n", paint(Regression, "REGRESSION"), f, f.Reason, strings.Join(f.Boots, " "))
 		}
