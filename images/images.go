@@ -74,8 +74,17 @@ type Builder struct {
 	CacheDir string
 	Logger   *slog.Logger // nil: discard
 
-	mu     sync.Mutex
-	hashes map[fileKey]string // file content hashes by path, size and mtime
+	mu       sync.Mutex
+	hashes   map[fileKey]string     // file content hashes by path, size and mtime
+	closures map[closureKey]closure // module resolutions by tree and name
+	indexes  map[string]*kernels.ModuleIndex
+}
+
+type closureKey struct{ dir, name string }
+
+type closure struct {
+	mods []kernels.Module
+	err  error
 }
 
 type fileKey struct {
@@ -304,18 +313,11 @@ func (b *Builder) resolveModules(k *kernels.Kernel, names []string, img *Image) 
 	if len(names) == 0 {
 		return nil, nil
 	}
-	var ix *kernels.ModuleIndex
-	if k.ModulesDir != "" {
-		var err error
-		if ix, err = kernels.IndexModules(k.ModulesDir); err != nil {
-			return nil, err
-		}
-	}
 	var out []kernels.Module
 	seen := map[string]bool{}
 	for _, n := range names {
 		name := kernels.ModuleName(n)
-		if ix == nil {
+		if k.ModulesDir == "" {
 			// Without a modules tree only the config can tell; a kernel
 			// without one is trusted to have what it needs built in.
 			if requiredModules[name] && k.Config != nil && k.Config[configSymbol(name)] == "m" {
@@ -326,7 +328,7 @@ func (b *Builder) resolveModules(k *kernels.Kernel, names []string, img *Image) 
 			}
 			continue
 		}
-		mods, _, err := ix.Closure(name)
+		mods, err := b.closure(k.ModulesDir, name)
 		if err != nil {
 			if requiredModules[name] {
 				return nil, fmt.Errorf("kernel %s lacks %s, which the results port needs (neither built in nor a module): %w", kernelName(k), name, err)
@@ -342,6 +344,38 @@ func (b *Builder) resolveModules(k *kernels.Kernel, names []string, img *Image) 
 		}
 	}
 	return out, nil
+}
+
+// closure resolves one module name in a modules tree, remembering the
+// answer: walking a tree and decompressing modules to read their
+// dependencies costs tens of milliseconds per image otherwise.
+func (b *Builder) closure(dir, name string) ([]kernels.Module, error) {
+	key := closureKey{dir, name}
+	b.mu.Lock()
+	c, ok := b.closures[key]
+	b.mu.Unlock()
+	if ok {
+		return c.mods, c.err
+	}
+	b.mu.Lock()
+	ix := b.indexes[dir]
+	b.mu.Unlock()
+	if ix == nil {
+		var err error
+		if ix, err = kernels.IndexModules(dir); err != nil {
+			return nil, err // not remembered: may be transient
+		}
+	}
+	c.mods, _, c.err = ix.Closure(name)
+	b.mu.Lock()
+	if b.closures == nil {
+		b.closures = make(map[closureKey]closure)
+		b.indexes = make(map[string]*kernels.ModuleIndex)
+	}
+	b.closures[key] = c
+	b.indexes[dir] = ix
+	b.mu.Unlock()
+	return c.mods, c.err
 }
 
 // configSymbol guesses the config option of a module from its name, which
