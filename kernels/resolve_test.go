@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -247,4 +248,29 @@ func TestResolveHostArchive(t *testing.T) {
 		t.Errorf("Search() newest = %s %s, want %s %s first", found[0].Package, found[0].Version, p.Package, p.Version)
 	}
 	t.Logf("Search: %d packages, newest %s %s", len(found), found[0].Package, found[0].Version)
+}
+
+// TestResolverOffline resolves from the cache once the archive is gone.
+func TestResolverOffline(t *testing.T) {
+	a, r := testArchive(t)
+	ctx := context.Background()
+	if _, err := r.Resolve(ctx, Spec{Name: "k", Package: "linux-image-test-amd64"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	var logs strings.Builder
+	off := &Resolver{CacheDir: r.CacheDir, SourcesDir: r.SourcesDir, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	ks, err := off.Resolve(ctx, Spec{Name: "k", Package: "linux-image-test-amd64"})
+	if err != nil || ks[0].Version != "6.12.2-1~deb12u1" {
+		t.Fatalf("offline Resolve() = %v, want the cached 6.12.2-1~deb12u1", err)
+	}
+	if !strings.Contains(logs.String(), "using cached index") || !strings.Contains(logs.String(), "date=") {
+		t.Errorf("offline Resolve() logged %q, want a warning with the index date", logs.String())
+	}
+	// Downloads retry for a while; the deadline keeps the test short.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := off.Resolve(short, Spec{Name: "k", Package: "linux-image-6.12.1-test-amd64"}); err == nil {
+		t.Errorf("offline Resolve(uncached .deb) error = nil, want one")
+	}
 }

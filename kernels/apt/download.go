@@ -115,8 +115,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url, sum string, size int64, ext, n
 		resumed, err := f.transfer(ctx, url, part, size, name)
 		if err != nil {
 			lastErr = err
-			var he *HTTPError
-			if ctx.Err() != nil || (errors.As(err, &he) && !he.temporary()) {
+			if ctx.Err() != nil || !retryable(err) {
 				break
 			}
 			continue

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -255,17 +256,26 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 			return b, nil
 		}
 		lastErr = err
-		var he *HTTPError
-		var ne net.Error
-		var dnsErr *net.DNSError
-		if ctx.Err() != nil || (errors.As(err, &he) && !he.temporary()) || errors.As(err, &dnsErr) {
-			break
-		}
-		if errors.As(err, &ne) && !ne.Timeout() && strings.Contains(err.Error(), "connection refused") {
+		if ctx.Err() != nil || !retryable(err) {
 			break
 		}
 	}
 	return nil, lastErr
+}
+
+// retryable says whether trying again soon may succeed: not after an HTTP
+// client error, an unknown host or a refused connection (the archive is
+// down or we are offline: the cache may stand in instead).
+func retryable(err error) bool {
+	var he *HTTPError
+	var dnsErr *net.DNSError
+	if errors.As(err, &he) {
+		return he.temporary()
+	}
+	if errors.As(err, &dnsErr) || errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
+	return true
 }
 
 func (c *Client) getOnce(ctx context.Context, u string) ([]byte, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -269,4 +270,29 @@ func TestFetch(t *testing.T) {
 			t.Errorf("4 concurrent Fetch() downloaded %d times, want 1", got)
 		}
 	})
+}
+
+func TestFetchProgress(t *testing.T) {
+	a := apttest.New(t)
+	body := bytes.Repeat([]byte("k"), 300000)
+	a.Publish(t, "stable", []apttest.Pkg{{Name: "linux-image-1", Version: "1", Deb: body}})
+	c, srcs := newClient(t, a)
+	ix, err := c.Index(context.Background(), srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := ix.Newest("linux-image-1")
+	for _, term := range []bool{true, false} {
+		var progress, logs bytes.Buffer
+		f := &apt.Fetcher{Dir: t.TempDir(), Progress: &progress, Terminal: term, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		if _, err := f.Fetch(context.Background(), p.URL(), p.SHA256, p.Size, ".deb", p.Name); err != nil {
+			t.Fatal(err)
+		}
+		if term && (!strings.Contains(progress.String(), "linux-image-1") || strings.Contains(logs.String(), "downloaded")) {
+			t.Errorf("Fetch(terminal) progress = %q, logs = %q, want a bar and no log lines", progress.String(), logs.String())
+		}
+		if !term && (progress.Len() != 0 || !strings.Contains(logs.String(), "msg=downloaded name=linux-image-1 bytes=300000")) {
+			t.Errorf("Fetch(no terminal) progress = %q, logs = %q, want log lines only", progress.String(), logs.String())
+		}
+	}
 }
