@@ -15,14 +15,24 @@ import (
 	"github.com/kvet/kvet/scenarios/measure"
 )
 
-// FairnessTolerance is the relative deviation of the measured CPU share ratio
-// from the weight ratio (nice 0 vs nice 5: 1024/335 = 3.06) that a control
-// run accepts, on hardware and under TCG. 20% because a TCG guest's vCPU is a
-// host thread: when the host preempts it, the guest charges the lost time to
-// whichever hog was running (steal is not subtracted), and a 1 s quick window
-// holds only a few hundred slices to average that out. On an idle host the
-// deviation is a few percent.
-const FairnessTolerance = 0.20
+// Tolerances of the fairness control: the largest relative deviation of the
+// measured CPU share ratio from the weight ratio (nice 0 vs nice 5:
+// 1024/335 = 3.06) that a control run accepts.
+//
+// FairnessTolerance holds on hardware, under KVM and on a host: measured on a
+// loaded 2-CPU host (kernel 6.18) the deviation was 1-4% over 0.6-1 s windows.
+//
+// FairnessToleranceTCG holds under TCG. There the measured ratio sits below
+// the weights and scatters widely: 17 windows of 1-3 s on a loaded 2-core
+// host gave 1.46 .. 2.90 (deviation up to 0.52) on 6.1 (CFS) and 6.12 (EEVDF)
+// alike, so it is the emulator, not the scheduler (the guest's thread CPU
+// time even exceeds CLOCK_MONOTONIC by up to 20% there). Under TCG the
+// control can only say that nice takes effect in the right direction and
+// roughly the right size; compare kernels with each other, not with 3.06.
+const (
+	FairnessTolerance    = 0.10
+	FairnessToleranceTCG = 0.55
+)
 
 // niceWeight is the kernel's sched_prio_to_weight table, nice -20..19.
 var niceWeight = [40]float64{
