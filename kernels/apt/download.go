@@ -195,7 +195,11 @@ func (f *Fetcher) transfer(ctx context.Context, url, part string, size int64, na
 	var w io.Writer = fh
 	start := time.Now()
 	if f.Terminal && f.Progress != nil {
-		bar := progressbar.NewOptions64(total,
+		max := total
+		if max <= 0 {
+			max = -1 // unknown length: a spinner
+		}
+		bar := progressbar.NewOptions64(max,
 			progressbar.OptionSetWriter(f.Progress),
 			progressbar.OptionSetDescription(name),
 			progressbar.OptionShowBytes(true),
