@@ -72,7 +72,7 @@ func writeReports(d *results.Dir, run *results.Run, boots []*results.Boot, c *re
 
 // finishRun compares the recorded boots, writes the reports, prints the
 // verdict and decides the exit code.
-func finishRun(stdout, stderr io.Writer, d *results.Dir, run *results.Run, m *matrix.Matrix, failOn []string, infraErrors, quiet bool) error {
+func finishRun(stdout, stderr io.Writer, d *results.Dir, run *results.Run, m *matrix.Matrix, failOn []string, infraErrors, quiet bool, format string) error {
 	boots, err := d.Boots()
 	if err != nil {
 		return infra(err)
@@ -88,16 +88,20 @@ func finishRun(stdout, stderr io.Writer, d *results.Dir, run *results.Run, m *ma
 	if err := writeReports(d, run, boots, c); err != nil {
 		return infra(fmt.Errorf("writing reports: %w", err))
 	}
-	if err := results.WriteText(stdout, c, run, isTerminal(stdout) && os.Getenv("NO_COLOR") == ""); err != nil {
+	if err := renderReport(stdout, format, c, run, boots, isTerminal(stdout) && os.Getenv("NO_COLOR") == ""); err != nil {
 		return infra(err)
 	}
-	fmt.Fprintf(stdout, "\nreports: %s\n", filepath.Join(d.Path, reportHTML))
+	reports := stdout
+	if format != "text" && format != "" {
+		reports = stderr // stdout holds one document
+	}
+	fmt.Fprintf(reports, "\nreports: %s\n", filepath.Join(d.Path, reportHTML))
 	var verdicts []results.Verdict
 	for _, v := range failOn {
 		verdicts = append(verdicts, results.Verdict(v))
 	}
 	switch {
-	case kernelFailed(boots) || c.Failed(verdicts):
+	case kernelFailed(boots) || len(verdicts) > 0 && c.Failed(verdicts): // Failed(nil) means the default, not none
 		return errFailed
 	case infraErrors:
 		return infra(errors.New("some boots failed for infrastructure reasons (see above); the verdicts rest on the others"))

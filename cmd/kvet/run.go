@@ -37,6 +37,7 @@ type runFlags struct {
 	mirror, suite, keyring          string
 	seed                            int64
 	runID, cacheDir, qemu           string
+	format                          string
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,8 +68,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&f.runID, "run-id", "", "the run's id (shards of one run must share it; default: from the clock)")
 	fs.StringVar(&f.cacheDir, "cache", "", "cache directory (default $XDG_CACHE_HOME/kvet or ~/.cache/kvet)")
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "the QEMU binary")
+	fs.StringVar(&f.format, "format", "text", "the report on standard output: text, markdown, json, junit or html (the run directory gets them all)")
 	pos, err := parse(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := checkFormat(f.format); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -298,7 +303,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return infra(err)
 	}
-	return finishRun(stdout, stderr, dir, run, m, failOn, sum.InfraErrors > 0, f.quiet)
+	return finishRun(stdout, stderr, dir, run, m, failOn, sum.InfraErrors > 0, f.quiet, f.format)
 }
 
 // kernelMatrix builds a matrix from --kernel files.

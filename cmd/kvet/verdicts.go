@@ -1,11 +1,21 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/kvet/kvet/results"
 )
 
-// showVerdicts prints the comparison of a run; filled in when the verdict
-// machinery is wired.
-func showVerdicts(w io.Writer, run *results.Run, boots []*results.Boot) error { return nil }
+// showVerdicts prints the comparison of a run against its baseline, with the
+// thresholds of the run's own matrix.
+func showVerdicts(w io.Writer, run *results.Run, boots []*results.Boot) error {
+	if run.Shard != "" {
+		fmt.Fprintf(w, "\nshard %s of run %s: no verdicts until the shards are merged (kvet merge)\n", run.Shard, run.ID)
+		return nil
+	}
+	c := compareRun(run, boots, runThresholds(run, w))
+	fmt.Fprintln(w)
+	return results.WriteText(w, c, nil, isTerminal(w) && os.Getenv("NO_COLOR") == "")
+}
