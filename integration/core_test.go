@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +100,7 @@ func TestPanicIsReported(t *testing.T) {
 	}
 	_, boots := readRun(t, out)
 	if len(boots) != 1 || boots[0].Outcome != results.KernelPanic {
-		t.Fatalf("boots = %+v, want one kernel-panic", boots)
+		t.Fatalf("boots = %s, want one kernel-panic", describe(boots))
 	}
 	if b := boots[0]; b.Wall > time.Minute || !strings.Contains(b.ConsoleTail, "Kernel panic") {
 		t.Errorf("panic boot took %s with console tail %q; want seconds and the panic message", b.Wall, b.ConsoleTail)
@@ -128,7 +129,7 @@ scenarios:
 	}
 	_, boots := readRun(t, out)
 	if len(boots) != 1 || boots[0].Outcome != results.Hang {
-		t.Fatalf("boots = %+v, want one hang", boots)
+		t.Fatalf("boots = %s, want one hang", describe(boots))
 	}
 	if w := boots[0].Wall; w < 40*time.Second || w > 70*time.Second {
 		t.Errorf("hang boot took %s, want about the 40s timeout", w)
@@ -189,4 +190,13 @@ func TestBadInput(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("a run directory was written for bad input")
 	}
+}
+
+// describe summarises boots for a failure message.
+func describe(boots []*results.Boot) string {
+	var parts []string
+	for _, b := range boots {
+		parts = append(parts, fmt.Sprintf("%s: %s (%s) after %s; console tail:\n%s", b.Key(), b.Outcome, b.Reason, b.Wall, b.ConsoleTail))
+	}
+	return fmt.Sprintf("%d boots [%s]", len(boots), strings.Join(parts, "; "))
 }

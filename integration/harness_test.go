@@ -59,7 +59,10 @@ func need(t *testing.T) {
 		}
 		t.Skip("qemu-system-x86_64 not installed")
 	}
-	t.Cleanup(func() { noQEMULeft(t) })
+	// This test's QEMU processes are those whose command line names a path
+	// under the test's own temporary directory (the console log).
+	root := filepath.Dir(t.TempDir())
+	t.Cleanup(func() { noQEMULeft(t, root) })
 }
 
 // The kernels the tests boot, fetched once through kvet's own archive client.
@@ -151,11 +154,11 @@ func kvet(t *testing.T, limit time.Duration, args ...string) result {
 }
 
 // noQEMULeft fails when a QEMU process started by kvet is still alive.
-func noQEMULeft(t *testing.T) {
+func noQEMULeft(t *testing.T, root string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		left := qemuProcesses()
+		left := qemuProcesses(root)
 		if len(left) == 0 {
 			return
 		}
@@ -167,7 +170,7 @@ func noQEMULeft(t *testing.T) {
 	}
 }
 
-func qemuProcesses() []string {
+func qemuProcesses(root string) []string {
 	var out []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -176,7 +179,7 @@ func qemuProcesses() []string {
 			continue
 		}
 		args := strings.Split(string(b), "\x00")
-		if strings.Contains(args[0], "qemu-system") && strings.Contains(string(b), "org.kvet.0") {
+		if strings.Contains(args[0], "qemu-system") && strings.Contains(string(b), "org.kvet.0") && strings.Contains(string(b), root) {
 			out = append(out, e.Name())
 		}
 	}
