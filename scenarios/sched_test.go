@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/kvet/kvet/results"
@@ -92,6 +93,28 @@ func schedCheckDefaults(t *testing.T, name string) {
 		}
 		if err := v.Validate(); err != nil {
 			t.Errorf("%s %s defaults: Validate() = %v, want nil", name, prof, err)
+		}
+	}
+}
+
+func TestSchedParams(t *testing.T) {
+	tests := []struct {
+		name    string
+		params  any
+		wantErr string // "" = no error
+	}{
+		{"valid", &PipeParams{DurationMs: 100, CPU: 0, OtherCPU: 1}, ""},
+		{"wrong type", &WakeupParams{}, "want *scenarios.PipeParams"},
+		{"nil pointer", (*PipeParams)(nil), "want *scenarios.PipeParams"},
+		{"invalid values", &PipeParams{DurationMs: 1, CPU: 0, OtherCPU: 1}, "duration_ms"},
+	}
+	for _, tt := range tests {
+		_, err := schedParams[PipeParams]("pipe", tt.params)
+		if tt.wantErr == "" && err != nil {
+			t.Errorf("%s: schedParams = %v, want nil", tt.name, err)
+		}
+		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: schedParams = %v, want an error containing %q", tt.name, err, tt.wantErr)
 		}
 	}
 }
