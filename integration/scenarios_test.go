@@ -25,7 +25,6 @@ var quickSuite = []string{"timer", "wakeup", "pipe", "hackbench", "rt-hog", "fai
 const benchProgram = `package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -381,5 +380,74 @@ func checkNonEmpty(t *testing.T, kernel string, got map[string]*results.Scenario
 		if !ok || m.Value <= 0 {
 			t.Errorf("%s: %s/%s = %v (present %v), want > 0", kernel, c.scenario, c.metric, m.Value, ok)
 		}
+	}
+}
+
+// cProgram is a dynamically linked C program printing Go benchmark lines:
+// the image must carry its loader and libc.
+const cProgram = `#include <stdio.h>
+#include <time.h>
+
+int main(void) {
+	struct timespec a, b;
+	volatile unsigned long x = 1;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < 100000; i++)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double ns = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 100000.0;
+	printf("BenchmarkCLCG 100000 %.3f ns/op\n", ns);
+	printf("BenchmarkCFixed 1 7 widgets/op\n");
+	return 0;
+}
+`
+
+// TestExecDynamic runs a dynamically linked C program in the guest through
+// the exec scenario. It needs a C compiler on the host and skips without.
+func TestExecDynamic(t *testing.T) {
+	need(t)
+	cc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not installed: no dynamically linked program to run")
+	}
+	dir := t.TempDir()
+	src, bin := filepath.Join(dir, "bench.c"), filepath.Join(dir, "cbench")
+	if err := os.WriteFile(src, []byte(cProgram), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cc, "-O1", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("ldd", bin).CombinedOutput(); err != nil || !strings.Contains(string(out), "libc.so") {
+		t.Fatalf("ldd %s = %q, %v; want a dynamically linked program", bin, out, err)
+	}
+	m := writeMatrix(t, `
+kernels:
+  - name: "6.12"
+    deb: `+kernelDeb(t, "6.12")+`
+scenarios:
+  - name: exec
+    params:
+      program: `+bin+`
+`)
+	out := filepath.Join(t.TempDir(), "run")
+	r := kvet(t, 5*time.Minute, "run", m, "--accel", "tcg", "--out", out, "--boots", "1", "--fail-on", "none")
+	if r.code != 0 {
+		t.Fatalf("kvet run = exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	_, boots := readRun(t, out)
+	if len(boots) != 1 || boots[0].Outcome != results.OK || len(boots[0].Scenarios) != 1 {
+		t.Fatalf("boots = %+v, want one ok boot with exec", boots)
+	}
+	s := &boots[0].Scenarios[0]
+	if !s.Valid || s.Error != "" {
+		t.Fatalf("exec valid=%v (%s), error %q; want valid", s.Valid, s.Invalid, s.Error)
+	}
+	m2 := metrics(s)
+	if got := m2["CFixed.widgets/op"].Value; got != 7 {
+		t.Errorf("exec/CFixed.widgets/op = %v, want 7 (metrics %v)", got, m2)
+	}
+	if got := m2["CLCG.ns/op"].Value; got <= 0 {
+		t.Errorf("exec/CLCG.ns/op = %v, want > 0", got)
 	}
 }

@@ -21,7 +21,7 @@ type IdleRestartParams struct {
 	Congestion   []string      `yaml:"congestion" json:"congestion" doc:"congestion controls to pin on the sender, each run in turn; one the kernel lacks is noted and skipped (quick [cubic], full [cubic, bbr])"`
 	ToggleSysctl bool          `yaml:"toggle_sysctl" json:"toggle_sysctl" doc:"run with net.ipv4.tcp_slow_start_after_idle set to 1 and to 0 (restored afterwards) instead of only the guest's value (true)"`
 	Rounds       int           `yaml:"rounds" json:"rounds" doc:"grow-idle-burst rounds per congestion control and sysctl value (quick 1, full 5)"`
-	Idle         time.Duration `yaml:"idle" json:"idle" doc:"idle time between growing cwnd and the burst; must exceed the RTO (200 ms minimum on loopback) (1s)"`
+	Idle         time.Duration `yaml:"idle" json:"idle" doc:"idle time between growing cwnd and the burst; must exceed the RTO (200 ms minimum on loopback); the scenario idles longer when the connection's RTO needs it for a full restart, see idleFor (1s)"`
 	Bulk         int           `yaml:"bulk" json:"bulk" doc:"bytes sent to grow cwnd (8388608)"`
 	Burst        int           `yaml:"burst" json:"burst" doc:"bytes of the timed burst after the idle time (1048576)"`
 }
@@ -76,6 +76,26 @@ func init() {
 type idleRound struct {
 	before, after uint32 // snd_cwnd in segments
 	burst         int64  // ns
+	rto           uint32 // the connection's RTO before the idle time, us
+	idle          int64  // ns idled
+}
+
+// tcpInitCwnd is the kernel's initial window (TCP_INIT_CWND), where a
+// restart after idle ends.
+const tcpInitCwnd = 10
+
+// idleFor is how long to idle so that a restart after idle can reach the
+// initial window: the kernel halves cwnd once per RTO of idle time
+// (tcp_cwnd_restart), and a guest whose bulk transfer inflated srtt (TCG,
+// a loaded host) has an RTO of several hundred ms, so a fixed second shows
+// only a partial restart. At least atLeast, one RTO to spare, at most a minute.
+func idleFor(atLeast time.Duration, cwnd, rtoUs uint32) time.Duration {
+	rtos := 1
+	for c := cwnd; c > tcpInitCwnd; c >>= 1 {
+		rtos++
+	}
+	need := time.Duration(rtos) * time.Duration(rtoUs) * time.Microsecond
+	return max(atLeast, min(need, time.Minute))
 }
 
 func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario, error) {
@@ -139,8 +159,10 @@ func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario
 }
 
 func idleRestartMetrics(prefix string, rounds []idleRound) []results.Metric {
-	var before, after, ratio, burst []float64
+	var before, after, ratio, burst, rto, idle []float64
 	for _, rd := range rounds {
+		rto = append(rto, float64(rd.rto))
+		idle = append(idle, float64(rd.idle))
 		before = append(before, float64(rd.before))
 		after = append(after, float64(rd.after))
 		ratio = append(ratio, float64(rd.after)/float64(rd.before))
@@ -155,6 +177,8 @@ func idleRestartMetrics(prefix string, rounds []idleRound) []results.Metric {
 		{Name: prefix + ".cwnd_after", Unit: "segments", Better: results.Info, Value: tcpMedian(after), Samples: n},
 		{Name: prefix + ".cwnd_after_ratio", Unit: "ratio", Better: results.HigherIsBetter, Value: tcpMedian(ratio), Samples: n},
 		{Name: prefix + ".burst", Unit: "ns", Better: results.LowerIsBetter, Value: tcpMedian(burst), Samples: n, Quantile: 50, Timing: true},
+		{Name: prefix + ".rto", Unit: "us", Better: results.Info, Value: tcpMedian(rto), Samples: n, Quantile: 50, Timing: true},
+		{Name: prefix + ".idle", Unit: "ns", Better: results.Info, Value: tcpMedian(idle), Samples: n, Quantile: 50, Timing: true},
 	}
 }
 
@@ -231,8 +255,10 @@ func idleRestartRun(ctx context.Context, env Env, p *IdleRestartParams, cc strin
 			if err != nil {
 				return err
 			}
-			rd.before = ti.Snd_cwnd
-			measure.SleepUntil(measure.Now() + p.Idle.Nanoseconds())
+			rd.before, rd.rto = ti.Snd_cwnd, ti.Rto
+			idle := idleFor(p.Idle, rd.before, rd.rto)
+			rd.idle = idle.Nanoseconds()
+			measure.SleepUntil(measure.Now() + rd.idle)
 			// The kernel restarts the window when the first data after the
 			// idle time is queued, so cwnd is read after a first byte.
 			t0 := measure.Now()

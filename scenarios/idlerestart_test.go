@@ -82,3 +82,23 @@ func TestIdleRestartValidate(t *testing.T) {
 		tcpCheckValidate(t, tt.name, p.Validate(), tt.field)
 	}
 }
+
+func TestIdleFor(t *testing.T) {
+	for _, tt := range []struct {
+		atLeast time.Duration
+		cwnd    uint32
+		rtoUs   uint32
+		want    time.Duration
+	}{
+		{time.Second, 41, 204000, time.Second},              // 3 RTOs fit in the minimum
+		{time.Second, 41, 500000, 1500 * time.Millisecond},  // 41 -> 20 -> 10 needs 2 halvings, plus one RTO
+		{time.Second, 10, 900000, time.Second},              // already at the initial window
+		{time.Second, 200, 400000, 2400 * time.Millisecond}, // 200 -> 100 -> 50 -> 25 -> 12 -> 6: 5 halvings
+		{time.Second, 1000, 120_000_000, time.Minute},       // an absurd RTO is capped
+		{3 * time.Second, 41, 500000, 3 * time.Second},      // a longer minimum wins
+	} {
+		if got := idleFor(tt.atLeast, tt.cwnd, tt.rtoUs); got != tt.want {
+			t.Errorf("idleFor(%v, %d, %d) = %v, want %v", tt.atLeast, tt.cwnd, tt.rtoUs, got, tt.want)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 // TCPCRRParams are the parameters of tcp-crr.
 type TCPCRRParams struct {
 	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window (quick 1s, full 20s)"`
-	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 100, full 1000)"`
+	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 20, full 1000)"`
 	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes (64)"`
 }
 
@@ -41,7 +41,7 @@ func init() {
 			if profile == Full {
 				return &TCPCRRParams{Duration: 20 * time.Second, Warmup: 1000, Size: 64}
 			}
-			return &TCPCRRParams{Duration: time.Second, Warmup: 100, Size: 64}
+			return &TCPCRRParams{Duration: time.Second, Warmup: 20, Size: 64}
 		},
 		Run: runTCPCRR,
 	})

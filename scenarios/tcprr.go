@@ -14,7 +14,7 @@ import (
 // TCPRRParams are the parameters of tcp-rr.
 type TCPRRParams struct {
 	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window (quick 1s, full 20s)"`
-	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 1000, full 10000)"`
+	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 100, full 10000)"`
 	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes (64)"`
 }
 
@@ -40,7 +40,7 @@ func init() {
 			if profile == Full {
 				return &TCPRRParams{Duration: 20 * time.Second, Warmup: 10000, Size: 64}
 			}
-			return &TCPRRParams{Duration: time.Second, Warmup: 1000, Size: 64}
+			return &TCPRRParams{Duration: time.Second, Warmup: 100, Size: 64}
 		},
 		Run: runTCPRR,
 	})
