@@ -199,3 +199,35 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("output differs from %s; see %s.got:\n%s", p, filepath.Join("testdata", name), got)
 	}
 }
+
+// TestShowVerdicts: kvet show ends with the verdict table, judged with the
+// thresholds of the run's own matrix.
+func TestShowVerdicts(t *testing.T) {
+	dir := t.TempDir()
+	p := writeRun(t, dir, runSpec{id: "r", cpu: "c", kvetVersion: "v1", kernels: []kernelSpec{
+		{"stable", steady, rttBase}, {"next", stalls, rttSame}}})
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"show", p}, &stdout, &stderr); err != nil {
+		t.Fatalf("kvet show = %v\n%s", err, stderr.String())
+	}
+	golden(t, "show-verdicts", stdout.String())
+	// The matrix's "tcp/*.p50": 10% threshold is the one used.
+	if !strings.Contains(stdout.String(), "next vs stable: REGRESSION") {
+		t.Errorf("kvet show does not end with the verdicts:\n%s", stdout.String())
+	}
+	var js bytes.Buffer
+	if err := run(context.Background(), []string{"diff", p, p, "--format", "json"}, &js, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	var c results.Comparison
+	if err := json.Unmarshal(js.Bytes(), &c); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range c.Kernels {
+		for _, m := range k.Metrics {
+			if m.Key == "tcp/rr.p50" && m.Threshold != 0.10 {
+				t.Errorf("threshold of %s = %g, want 0.10 from the run's matrix", m.Key, m.Threshold)
+			}
+		}
+	}
+}
