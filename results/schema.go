@@ -118,6 +118,9 @@ type Boot struct {
 	// HostOverhead is host-side time that is not the guest's: image
 	// preparation, QEMU start, QMP, result writing.
 	HostOverhead time.Duration `json:"host_overhead_ns,omitempty"`
+	// PinnedCPUs are the host CPUs the guest's vCPUs were pinned to (vCPU i
+	// on PinnedCPUs[i]); empty when the guest was not pinned.
+	PinnedCPUs []int `json:"pinned_cpus,omitempty"`
 
 	Facts     map[string]string `json:"facts,omitempty"`
 	Scenarios []Scenario        `json:"scenarios,omitempty"`
@@ -167,6 +170,13 @@ type Run struct {
 	Plan     []PlanEntry `json:"plan"`
 	Matrix   string      `json:"matrix,omitempty"` // the matrix as YAML, with flags applied
 	Shard    string      `json:"shard,omitempty"`  // "I/N" when sharded
+	// Parallel is how many guests ran at once (when the run was created; a
+	// resume may differ, each boot records its own pinning), Isolate whether
+	// --isolate asked for one at a time, Pinned whether guests' vCPUs were
+	// pinned to disjoint host CPUs.
+	Parallel int  `json:"parallel,omitempty"`
+	Isolate  bool `json:"isolate,omitempty"`
+	Pinned   bool `json:"pinned,omitempty"`
 }
 
 // PlanEntry is one boot of the plan, in order.

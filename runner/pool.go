@@ -9,24 +9,36 @@ import (
 	"github.com/kvet/kvet/results"
 )
 
-// LaunchFunc runs one boot of the plan (attempt counts from 1) and returns
-// its result, never nil.
-type LaunchFunc func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot
+// LaunchFunc runs one boot of the plan (attempt counts from 1) in a worker
+// slot and returns its result, never nil.
+type LaunchFunc func(ctx context.Context, e results.PlanEntry, attempt int, slot Slot) *results.Boot
+
+// Slot is a worker's place in the pool: guests launched in different slots
+// run at the same time, so they get disjoint host CPUs.
+type Slot struct {
+	Index int
+	// CPUs are the host CPUs reserved for this slot's guests (see CPUSets);
+	// nil when guests are not pinned.
+	CPUs []int
+}
 
 // Event reports the pool's progress.
 type Event struct {
-	Kind    string             `json:"event"` // "start", "retry", "end", "skip"
-	Entry   results.PlanEntry  `json:"boot"`
-	Attempt int                `json:"attempt,omitempty"`
-	Outcome results.Outcome    `json:"outcome,omitempty"`
-	Reason  string             `json:"reason,omitempty"`
-	Wall    time.Duration      `json:"wall_ns,omitempty"`
-	Done    int                `json:"done"`  // boots finished, this run and before
-	Total   int                `json:"total"` // boots in the plan
-	Failed  int                `json:"failed"`
-	Elapsed time.Duration      `json:"elapsed_ns"`
-	Left    time.Duration      `json:"remaining_ns"` // estimate, 0 when unknown
-	Boot    *results.Boot      `json:"-"`
+	Kind    string            `json:"event"` // "start", "retry", "end", "skip"
+	Entry   results.PlanEntry `json:"boot"`
+	Attempt int               `json:"attempt,omitempty"`
+	Outcome results.Outcome   `json:"outcome,omitempty"`
+	Reason  string            `json:"reason,omitempty"`
+	Slot    int               `json:"slot"`
+	Wall    time.Duration     `json:"wall_ns,omitempty"`
+	// Overhead is the boot's host-side time, its result write included.
+	Overhead time.Duration `json:"host_overhead_ns,omitempty"`
+	Done     int           `json:"done"`  // boots finished, this run and before
+	Total    int           `json:"total"` // boots in the plan
+	Failed   int           `json:"failed"`
+	Elapsed  time.Duration `json:"elapsed_ns"`
+	Left     time.Duration `json:"remaining_ns"` // estimate, 0 when unknown
+	Boot     *results.Boot `json:"-"`
 }
 
 // Pool runs a plan's boots, Parallel at a time, writing each finished boot
@@ -38,6 +50,9 @@ type Pool struct {
 	Retries  int
 	Dir      *results.Dir
 	Launch   LaunchFunc
+	// CPUSets, when it has a set for every worker, pins worker i's guests
+	// to CPUSets[i] (see CPUSets). Otherwise guests are not pinned.
+	CPUSets [][]int
 	// OnEvent, when set, is called for every event, one call at a time.
 	OnEvent func(Event)
 }
@@ -45,6 +60,9 @@ type Pool struct {
 // Summary counts what a pool run did.
 type Summary struct {
 	Ran, Skipped, Failed, InfraErrors, Retries int
+	// Wall is the sum of the boots' walls, Overhead of their host-side
+	// times including the result writes.
+	Wall, Overhead time.Duration
 }
 
 // Run runs the plan. It returns when every boot has ended or ctx is done; a
@@ -88,16 +106,26 @@ func (p *Pool) Run(ctx context.Context, plan []results.PlanEntry) (Summary, erro
 	work := make(chan results.PlanEntry)
 	var wg sync.WaitGroup
 	for w := 0; w < min(par, max(len(todo), 1)); w++ {
+		slot := Slot{Index: w}
+		if len(p.CPUSets) >= par {
+			slot.CPUs = p.CPUSets[w]
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for e := range work {
-				b := p.one(ctx, e, &mu, &sum, emit)
+				b := p.one(ctx, e, slot, &mu, &sum, emit)
 				if b == nil {
 					continue // interrupted: not a result
 				}
+				t := time.Now()
 				err := p.Dir.WriteBoot(b)
+				// The write cannot be inside the file it writes: it counts
+				// in the event and the summary.
+				overhead := b.HostOverhead + time.Since(t)
 				mu.Lock()
+				sum.Wall += b.Wall
+				sum.Overhead += overhead
 				if err != nil && firstEr == nil {
 					firstEr = fmt.Errorf("record boot %s: %w", e.Kernel, err)
 				}
@@ -111,7 +139,7 @@ func (p *Pool) Run(ctx context.Context, plan []results.PlanEntry) (Summary, erro
 						sum.InfraErrors++
 					}
 				}
-				emit(Event{Kind: "end", Entry: e, Attempt: b.Attempt, Outcome: b.Outcome, Reason: b.Reason, Wall: b.Wall, Boot: b})
+				emit(Event{Kind: "end", Entry: e, Attempt: b.Attempt, Outcome: b.Outcome, Reason: b.Reason, Slot: slot.Index, Wall: b.Wall, Overhead: overhead, Boot: b})
 				mu.Unlock()
 			}
 		}()
@@ -133,15 +161,15 @@ feed:
 }
 
 // one runs a boot with its retries; nil means cancelled.
-func (p *Pool) one(ctx context.Context, e results.PlanEntry, mu *sync.Mutex, sum *Summary, emit func(Event)) *results.Boot {
+func (p *Pool) one(ctx context.Context, e results.PlanEntry, slot Slot, mu *sync.Mutex, sum *Summary, emit func(Event)) *results.Boot {
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			return nil
 		}
 		mu.Lock()
-		emit(Event{Kind: "start", Entry: e, Attempt: attempt})
+		emit(Event{Kind: "start", Entry: e, Attempt: attempt, Slot: slot.Index})
 		mu.Unlock()
-		b := p.Launch(ctx, e, attempt)
+		b := p.Launch(ctx, e, attempt, slot)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -151,7 +179,7 @@ func (p *Pool) one(ctx context.Context, e results.PlanEntry, mu *sync.Mutex, sum
 		}
 		mu.Lock()
 		sum.Retries++
-		emit(Event{Kind: "retry", Entry: e, Attempt: attempt, Outcome: b.Outcome, Reason: b.Reason})
+		emit(Event{Kind: "retry", Entry: e, Attempt: attempt, Outcome: b.Outcome, Reason: b.Reason, Slot: slot.Index})
 		mu.Unlock()
 	}
 }

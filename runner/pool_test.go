@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +24,7 @@ func newDir(t *testing.T) *results.Dir {
 func TestPoolRetriesInfraErrorsOnly(t *testing.T) {
 	d := newDir(t)
 	var calls sync.Map
-	p := &Pool{Parallel: 2, Retries: 2, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot {
+	p := &Pool{Parallel: 2, Retries: 2, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int, _ Slot) *results.Boot {
 		n, _ := calls.LoadOrStore(e.Kernel, new(atomic.Int32))
 		n.(*atomic.Int32).Add(1)
 		switch e.Kernel {
@@ -76,7 +78,7 @@ func TestPoolResumeAfterInterrupt(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			stopAfter := int32(rng.IntN(5))
 			var started atomic.Int32
-			p := &Pool{Parallel: 3, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot {
+			p := &Pool{Parallel: 3, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int, _ Slot) *results.Boot {
 				if d.HasBoot(e.Kernel, e.Index) {
 					t.Errorf("boot %s#%d launched after it was recorded", e.Kernel, e.Index)
 				}
@@ -110,5 +112,63 @@ func TestPoolResumeAfterInterrupt(t *testing.T) {
 			}
 			seen[b.Key()] = true
 		}
+	}
+}
+
+// TestPoolSlots: guests running at the same time are in different slots,
+// each slot keeps its CPU set, and without a set per worker nothing is
+// pinned.
+func TestPoolSlots(t *testing.T) {
+	tests := []struct {
+		name     string
+		parallel int
+		sets     [][]int
+		pinned   bool
+	}{
+		{"pinned", 2, [][]int{{0}, {1}}, true},
+		{"too few sets", 3, [][]int{{0}, {1}}, false},
+		{"no sets", 2, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				mu     sync.Mutex
+				busy   = map[int]bool{}
+				errs   []string
+				cpusOf = map[int][]int{}
+			)
+			p := &Pool{Parallel: tt.parallel, Dir: newDir(t), CPUSets: tt.sets,
+				Launch: func(ctx context.Context, e results.PlanEntry, attempt int, s Slot) *results.Boot {
+					mu.Lock()
+					if busy[s.Index] {
+						errs = append(errs, fmt.Sprintf("two guests at once in slot %d", s.Index))
+					}
+					busy[s.Index] = true
+					cpusOf[s.Index] = s.CPUs
+					mu.Unlock()
+					time.Sleep(time.Millisecond)
+					mu.Lock()
+					busy[s.Index] = false
+					mu.Unlock()
+					return &results.Boot{Outcome: results.OK}
+				}}
+			if _, err := p.Run(context.Background(), PlanBoots([]string{"a", "b", "c"}, 4, 1)); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range errs {
+				t.Error(e)
+			}
+			if len(cpusOf) != tt.parallel {
+				t.Errorf("slots used = %d, want %d", len(cpusOf), tt.parallel)
+			}
+			for i, cpus := range cpusOf {
+				switch {
+				case tt.pinned && !slices.Equal(cpus, tt.sets[i]):
+					t.Errorf("slot %d CPUs = %v, want %v", i, cpus, tt.sets[i])
+				case !tt.pinned && cpus != nil:
+					t.Errorf("slot %d CPUs = %v, want none", i, cpus)
+				}
+			}
+		})
 	}
 }

@@ -35,6 +35,9 @@ type BootSpec struct {
 	Plan        wire.Plan     // sent to the guest in answer to its Hello
 	WorkDir     string        // for the QMP and port sockets; default a temporary directory
 	Logger      *slog.Logger  // default: discard
+	// HostCPUs, when set, pins the guest: vCPU i runs on HostCPUs[i] only
+	// and QEMU's other threads on the set (see CPUSets). Default: unpinned.
+	HostCPUs []int
 }
 
 func (s BootSpec) withDefaults() BootSpec {

@@ -215,6 +215,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return infra(fmt.Errorf("run: resume %s: the run used %s, this host offers %s: timings would not be comparable", f.resume, old.Accel, accel))
 	}
 
+	// Guests at once, and the host CPUs each one's vCPUs are pinned to.
+	parallel, cpuSets, err := poolShape(f.parallel, m.Parallel, f.isolate, m.CPUs)
+	if err != nil {
+		return infra(err)
+	}
+	if cpuSets == nil {
+		log.Info("guests not pinned: fewer host CPUs than their vCPUs", "parallel", parallel, "cpus", m.CPUs)
+	}
+
 	// The run directory.
 	run := old
 	if run == nil {
@@ -239,6 +248,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			ID: id, Created: time.Now().UTC(), Host: hostInfo(qemu), Accel: accel, Baseline: baseline,
 			Kernels: kernelInfos(ks, specs), Boots: m.Boots, Profile: m.Profile, Seed: seed,
 			Plan: runner.PlanBoots(names, m.Boots, seed), Matrix: string(matrixYAML), Shard: shard.String(),
+			Parallel: parallel, Isolate: f.isolate, Pinned: cpuSets != nil,
 		}
 		out := f.out
 		if out == "" {
@@ -249,23 +259,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	setup := time.Since(setupStart)
-	log.Info("run", "dir", dir.Path, "kernels", len(ks), "boots", m.Boots, "accel", accel, "setup", setup.Round(time.Millisecond))
+	log.Info("run", "dir", dir.Path, "kernels", len(ks), "boots", m.Boots, "accel", accel, "parallel", parallel, "pinned", cpuSets != nil, "setup", setup.Round(time.Millisecond))
 
 	// The boots.
 	byName := map[string]*kernels.Kernel{}
 	for _, k := range ks {
 		byName[k.Name] = k
 	}
-	parallel := f.parallel
-	if parallel == 0 {
-		parallel = m.Parallel
-	}
-	if parallel == 0 {
-		parallel = max(1, runtime.NumCPU()/m.CPUs)
-	}
-	if f.isolate {
-		parallel = 1
-	}
+
 	entries := shard.Select(run.Plan)
 	mode := "plain"
 	switch {
@@ -280,8 +281,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	prog := newProgress(stderr, mode, len(entries))
 	pool := &runner.Pool{
-		Parallel: parallel, Retries: f.retries, Dir: dir, OnEvent: prog.event,
-		Launch: func(ctx context.Context, e results.PlanEntry, attempt int) *results.Boot {
+		Parallel: parallel, Retries: f.retries, Dir: dir, OnEvent: prog.event, CPUSets: cpuSets,
+		Launch: func(ctx context.Context, e results.PlanEntry, attempt int, slot runner.Slot) *results.Boot {
 			k := byName[e.Kernel]
 			console := results.ConsoleFile(e.Kernel, e.Index)
 			spec := bootSpec(qemu, m, k, specs[k.Name], imgs[k.Name], f.appendArgs, filepath.Join(dir.Path, console), log)
@@ -289,6 +290,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			spec.Plan = plan
 			spec.Plan.Seed = run.Seed*1000 + int64(e.Seq)
 			spec.Plan.Sysctl = specs[k.Name].Sysctl
+			spec.HostCPUs = slot.CPUs
 			b := runner.Boot(ctx, spec)
 			b.ConsoleFile = console
 			addConfigFacts(b, k)
@@ -304,6 +306,28 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return infra(err)
 	}
 	return finishRun(stdout, stderr, dir, run, m, failOn, sum.InfraErrors > 0, f.quiet, f.format)
+}
+
+// poolShape decides how many guests run at once: --isolate means one,
+// otherwise --parallel, the matrix's parallel, or as many as the host's CPUs
+// hold guests of cpus vCPUs. When every guest can have host CPUs of its own,
+// it returns their sets (nil: guests are not pinned).
+func poolShape(flagParallel, matrixParallel int, isolate bool, cpus int) (int, [][]int, error) {
+	host, err := runner.HostCPUs()
+	if err != nil {
+		return 0, nil, err
+	}
+	parallel := flagParallel
+	if parallel == 0 {
+		parallel = matrixParallel
+	}
+	if parallel == 0 {
+		parallel = max(1, len(host)/max(cpus, 1))
+	}
+	if isolate {
+		parallel = 1
+	}
+	return parallel, runner.CPUSets(host, parallel, cpus), nil
 }
 
 // kernelMatrix builds a matrix from --kernel files.

@@ -1,0 +1,142 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// HostCPUs returns the CPUs this process may run on, in ascending order:
+// the affinity mask, which honours taskset and cgroup cpusets, rather than
+// every CPU the machine has.
+func HostCPUs() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("cpu affinity: %w", err)
+	}
+	var cpus []int
+	for c := 0; c < len(set)*64; c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}
+
+// CPUSets divides host CPUs among slots guests of vcpus vCPUs each, so that
+// guests running at once never share a host CPU: slot i gets host[i*vcpus :
+// (i+1)*vcpus]. It returns nil, meaning "do not pin", when the host has too
+// few CPUs for every slot to get its own: pinning two guests onto one CPU
+// would serialise them and distort timings more than letting the host's
+// scheduler spread them.
+func CPUSets(host []int, slots, vcpus int) [][]int {
+	if slots < 1 || vcpus < 1 || slots*vcpus > len(host) {
+		return nil
+	}
+	sets := make([][]int, slots)
+	for i := range sets {
+		sets[i] = append([]int(nil), host[i*vcpus:(i+1)*vcpus]...)
+	}
+	return sets
+}
+
+// vcpuThreads asks QEMU for the host thread of each vCPU, in vCPU order.
+// query-cpus-fast is newer than go-qemu's generated raw schema, so the
+// command is sent as raw JSON.
+func (b *boot) vcpuThreads(ctx context.Context) ([]int, error) {
+	var out []byte
+	err := b.guard(ctx, "query-cpus-fast", func() error {
+		var err error
+		out, err = b.mon.Run([]byte(`{"execute":"query-cpus-fast"}`))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return parseCPUsFast(out)
+}
+
+// parseCPUsFast reads a query-cpus-fast reply into thread ids by vCPU index.
+func parseCPUsFast(reply []byte) ([]int, error) {
+	var r struct {
+		Return []struct {
+			Index  int `json:"cpu-index"`
+			Thread int `json:"thread-id"`
+		} `json:"return"`
+	}
+	if err := json.Unmarshal(reply, &r); err != nil {
+		return nil, fmt.Errorf("query-cpus-fast: %w", err)
+	}
+	if len(r.Return) == 0 {
+		return nil, fmt.Errorf("query-cpus-fast: no vCPUs")
+	}
+	threads := make([]int, len(r.Return))
+	for _, c := range r.Return {
+		if c.Index < 0 || c.Index >= len(threads) || c.Thread <= 0 {
+			return nil, fmt.Errorf("query-cpus-fast: vCPU %d thread %d out of range", c.Index, c.Thread)
+		}
+		threads[c.Index] = c.Thread
+	}
+	for i, tid := range threads {
+		if tid == 0 {
+			return nil, fmt.Errorf("query-cpus-fast: no thread for vCPU %d", i)
+		}
+	}
+	return threads, nil
+}
+
+// pin confines QEMU to the boot's host CPUs while the guest is still
+// paused: every QEMU thread (main loop, I/O) to the whole set, then vCPU i
+// to CPU i of the set alone. It returns the CPU each vCPU was pinned to.
+func (b *boot) pin(ctx context.Context) ([]int, error) {
+	cpus := b.s.HostCPUs
+	threads, err := b.vcpuThreads(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var all unix.CPUSet
+	for _, c := range cpus {
+		all.Set(c)
+	}
+	tids, err := processThreads(b.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	for _, tid := range tids {
+		// A thread may end between the listing and the call.
+		if err := unix.SchedSetaffinity(tid, &all); err != nil && err != unix.ESRCH {
+			return nil, fmt.Errorf("pin qemu thread %d: %w", tid, err)
+		}
+	}
+	pinned := make([]int, len(threads))
+	for i, tid := range threads {
+		c := cpus[i%len(cpus)]
+		var one unix.CPUSet
+		one.Set(c)
+		if err := unix.SchedSetaffinity(tid, &one); err != nil {
+			return nil, fmt.Errorf("pin vCPU %d (thread %d) to CPU %d: %w", i, tid, c, err)
+		}
+		pinned[i] = c
+	}
+	return pinned, nil
+}
+
+// processThreads lists a process's thread ids.
+func processThreads(pid int) ([]int, error) {
+	ents, err := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	if err != nil {
+		return nil, fmt.Errorf("qemu threads: %w", err)
+	}
+	var tids []int
+	for _, e := range ents {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			tids = append(tids, tid)
+		}
+	}
+	return tids, nil
+}

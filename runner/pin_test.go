@@ -1,0 +1,97 @@
+package runner
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestCPUSets(t *testing.T) {
+	tests := []struct {
+		name        string
+		host        []int
+		slots, cpus int
+		want        [][]int
+	}{
+		{"two guests of one vCPU on two CPUs", []int{0, 1}, 2, 1, [][]int{{0}, {1}}},
+		{"one guest of two vCPUs on two CPUs", []int{0, 1}, 1, 2, [][]int{{0, 1}}},
+		{"two guests of two vCPUs on two CPUs", []int{0, 1}, 2, 2, nil},
+		{"affinity mask with holes", []int{2, 3, 6, 7, 9}, 2, 2, [][]int{{2, 3}, {6, 7}}},
+		{"three guests of two on eight", []int{0, 1, 2, 3, 4, 5, 6, 7}, 3, 2, [][]int{{0, 1}, {2, 3}, {4, 5}}},
+		{"no host CPUs", nil, 1, 1, nil},
+		{"no slots", []int{0, 1}, 0, 1, nil},
+		{"no vCPUs", []int{0, 1}, 1, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := CPUSets(tt.host, tt.slots, tt.cpus)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("CPUSets(%v, %d, %d) = %v, want %v", tt.host, tt.slots, tt.cpus, got, tt.want)
+			}
+			seen := map[int]bool{}
+			for _, set := range got {
+				for _, c := range set {
+					if seen[c] {
+						t.Errorf("CPU %d in two sets", c)
+					}
+					seen[c] = true
+				}
+			}
+			if len(got) > 0 {
+				// The sets must not alias the caller's slice.
+				got[0][0] = -1
+				if slices.Contains(tt.host, -1) {
+					t.Errorf("CPUSets returned sets that alias the host slice")
+				}
+			}
+		})
+	}
+}
+
+func TestHostCPUs(t *testing.T) {
+	cpus, err := HostCPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cpus) == 0 || !slices.IsSorted(cpus) {
+		t.Errorf("HostCPUs() = %v, want a sorted, non-empty list", cpus)
+	}
+}
+
+func TestParseCPUsFast(t *testing.T) {
+	tests := []struct {
+		reply   string
+		want    []int
+		wantErr bool
+	}{
+		{`{"return":[{"cpu-index":0,"thread-id":101,"qom-path":"/machine/unattached/device[0]","target":"x86_64"}]}`, []int{101}, false},
+		{`{"return":[{"cpu-index":1,"thread-id":202},{"cpu-index":0,"thread-id":201}]}`, []int{201, 202}, false},
+		{`{"return":[]}`, nil, true},
+		{`{"return":[{"cpu-index":3,"thread-id":1}]}`, nil, true},
+		{`{"return":[{"cpu-index":0,"thread-id":0}]}`, nil, true},
+		{`{"error":{"class":"CommandNotFound"}}`, nil, true},
+		{`not json`, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseCPUsFast([]byte(tt.reply))
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("parseCPUsFast(%s) = %v, %v; want %v, error %v", tt.reply, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func FuzzParseCPUsFast(f *testing.F) {
+	f.Add([]byte(`{"return":[{"cpu-index":0,"thread-id":101}]}`))
+	f.Add([]byte(`{"return":[{"cpu-index":-1,"thread-id":5}]}`))
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		threads, err := parseCPUsFast(reply)
+		if err != nil {
+			return
+		}
+		for i, tid := range threads {
+			if tid <= 0 {
+				t.Errorf("parseCPUsFast(%q): vCPU %d has thread %d", reply, i, tid)
+			}
+		}
+	})
+}
