@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/scenarios"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, &out, &errb)
+	return exitCode(err), out.String(), errb.String() + errString(err)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func TestCLIExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("kernels:\n  - name: a\n    pakage: p\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no command", nil, exitBadInput, "no command"},
+		{"unknown command", []string{"frobnicate"}, exitBadInput, "unknown command"},
+		{"help", []string{"--help"}, exitOK, "Commands:"},
+		{"version", []string{"version"}, exitOK, "kvet "},
+		{"matrix typo names file and line", []string{"run", typo}, exitBadInput, typo + ":3: field pakage not found"},
+		{"missing matrix", []string{"run", filepath.Join(dir, "nope.yaml")}, exitBadInput, "nope.yaml"},
+		{"bad shard", []string{"run", "--shard", "4/3", "--kernel", "x.deb"}, exitBadInput, "shard"},
+		{"bad flag", []string{"run", "--bogus"}, exitBadInput, "bogus"},
+		{"show non-run", []string{"show", dir}, exitBadInput, "not a kvet run directory"},
+		{"merge without out", []string{"merge", dir}, exitBadInput, "-out"},
+		{"k8s-job without image", []string{"k8s-job"}, exitBadInput, "--image"},
+		{"unknown scenario", []string{"scenarios", "nosuch"}, exitBadInput, "unknown scenario"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(out+errs, tt.want) {
+				t.Errorf("kvet %v = exit %d, output %q; want exit %d containing %q", tt.args, code, out+errs, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestInitWritesAValidMatrix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kvet.yaml")
+	if code, _, errs := runCLI(t, "init", path); code != 0 {
+		t.Fatalf("kvet init = exit %d: %s", code, errs)
+	}
+	m, err := matrix.Load(path)
+	if err != nil {
+		t.Fatalf("the example matrix does not parse: %v", err)
+	}
+	if len(m.Kernels) < 2 || m.Baseline != "stable" {
+		t.Errorf("example matrix: %d kernels, baseline %q", len(m.Kernels), m.Baseline)
+	}
+	if code, _, errs := runCLI(t, "init", path); code != exitBadInput || !strings.Contains(errs, "exists") {
+		t.Errorf("kvet init over an existing file = exit %d (%s), want 2", code, errs)
+	}
+}
+
+func TestScenariosListsEverySuiteMember(t *testing.T) {
+	code, out, errs := runCLI(t, "scenarios")
+	if code != 0 {
+		t.Fatalf("kvet scenarios = exit %d: %s", code, errs)
+	}
+	for _, name := range []string{"timer", "wakeup", "pipe", "hackbench", "rt-hog", "fairness", "tcp-rr", "nagle", "idle-restart", "tcp-crr", "small-msgs", "exec"} {
+		if _, err := scenarios.Lookup(name); err != nil {
+			t.Errorf("scenario %s is not registered", name)
+		}
+		if !strings.Contains(out, name+"\n  measures: ") {
+			t.Errorf("kvet scenarios does not describe %s", name)
+		}
+	}
+	if !strings.Contains(out, "catches:") || !strings.Contains(out, "parameters (quick / full):") {
+		t.Errorf("kvet scenarios lacks catches or parameters:\n%s", out)
+	}
+}
+
+func TestK8sJobManifest(t *testing.T) {
+	code, out, errs := runCLI(t, "k8s-job", "--image", "registry.example/kvet:1", "--shards", "4", "--seed", "7")
+	if code != 0 {
+		t.Fatalf("kvet k8s-job = exit %d: %s", code, errs)
+	}
+	var job struct {
+		Kind string
+		Spec struct {
+			CompletionMode string `yaml:"completionMode"`
+			Completions    int
+			Template       struct {
+				Spec struct {
+					Containers []struct {
+						Image   string
+						Command []string
+					}
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(out), &job); err != nil {
+		t.Fatalf("manifest is not YAML: %v\n%s", err, out)
+	}
+	c := job.Spec.Template.Spec.Containers
+	if job.Kind != "Job" || job.Spec.CompletionMode != "Indexed" || job.Spec.Completions != 4 || len(c) != 1 ||
+		c[0].Image != "registry.example/kvet:1" || !strings.Contains(strings.Join(c[0].Command, " "), `--shard "$i/4"`) ||
+		!strings.Contains(strings.Join(c[0].Command, " "), "--seed 7") {
+		t.Errorf("manifest = %+v", job)
+	}
+}
+
+func TestKernelNameFromFile(t *testing.T) {
+	tests := map[string]string{
+		"/x/linux-image-6.12.117+deb12-cloud-amd64_6.12.117-1~deb12u1_amd64.deb": "6.12.117+deb12-cloud-amd64",
+		"linux-image-6.1.0-54-cloud-amd64_6.1.190-1_amd64.deb":                   "6.1.0-54-cloud-amd64",
+		"/boot/vmlinuz-6.18.0":                                                   "vmlinuz-6.18.0",
+		"./bzImage":                                                              "bzImage",
+	}
+	for in, want := range tests {
+		if got := kernelNameFromFile(in); got != want {
+			t.Errorf("kernelNameFromFile(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
