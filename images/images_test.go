@@ -447,3 +447,22 @@ func TestCheckStatic(t *testing.T) {
 }
 
 var aTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+
+// FuzzCheckStatic feeds arbitrary files to CheckStatic: it reads a binary
+// the user names and must answer, not crash.
+func FuzzCheckStatic(f *testing.F) {
+	f.Add(elfFile(f, elf.ET_EXEC))
+	f.Add(fakeModule(f, "depends="))
+	f.Add([]byte("#!/bin/sh\n"))
+	if b, err := os.ReadFile("/bin/true"); err == nil && len(b) < 1<<20 {
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "bin")
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		CheckStatic(p)
+	})
+}

@@ -35,6 +35,8 @@ const (
 	stopGrace = 3 * time.Second
 	// consoleKeep is how much of the console end is searched for a panic.
 	consoleKeep = 64 << 10
+	// maxSockDir leaves room for a socket's name within sun_path.
+	maxSockDir = 90
 	// ConsoleTailLines is how many console lines a failed boot keeps.
 	ConsoleTailLines = 40
 )
@@ -118,8 +120,19 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 		fail(fmt.Errorf("console: %w", err))
 		return
 	}
-	qmpSock := filepath.Join(workDir, "qmp.sock")
-	portSock := filepath.Join(workDir, "port.sock")
+	sockDir := workDir
+	if len(sockDir) > maxSockDir {
+		// A unix socket path must fit in 108 bytes.
+		d, err := os.MkdirTemp("", "kvet-")
+		if err != nil {
+			fail(fmt.Errorf("socket dir: %w", err))
+			return
+		}
+		defer os.RemoveAll(d)
+		sockDir = d
+	}
+	qmpSock := filepath.Join(sockDir, "qmp.sock")
+	portSock := filepath.Join(sockDir, "port.sock")
 	os.Remove(qmpSock)
 	os.Remove(portSock)
 	defer os.Remove(qmpSock)

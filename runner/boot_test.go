@@ -205,6 +205,18 @@ func TestBootProcessHygiene(t *testing.T) {
 	}
 }
 
+func TestBootLongWorkDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	qemu, _ := standIn(t, "exit 3")
+	b := Boot(context.Background(), BootSpec{QEMU: qemu, WorkDir: dir, Timeout: 10 * time.Second})
+	if !strings.Contains(b.Reason, "exit status 3") {
+		t.Errorf("Boot(long work dir) = %s %q, want QEMU started and exiting with status 3", b.Outcome, b.Reason)
+	}
+}
+
 func TestBootCancelledBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

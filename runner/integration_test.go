@@ -111,6 +111,7 @@ func TestBootReal(t *testing.T) {
 	}{
 		{"ok", "", 2 * time.Minute, results.OK, ""},
 		{"no init", "rdinit=/nonexistent", 2 * time.Minute, results.KernelPanic, "Kernel panic"},
+		{"panic after pvpanic", "kvet.tiny=sysrq", 2 * time.Minute, results.KernelPanic, "Kernel panic - not syncing: sysrq triggered crash"},
 		{"hang", "kvet.tiny=hang", 20 * time.Second, results.Hang, "within 20s"},
 		{"power off without done", "kvet.tiny=nodone", 2 * time.Minute, results.AgentError, "without a done"},
 		{"corrupt frame", "kvet.tiny=corrupt", 2 * time.Minute, results.AgentError, "corrupt frame"},

@@ -2,7 +2,8 @@
 // real agent. Its behaviour is chosen on the kernel command line with
 // kvet.tiny=MODE: "ok" (default) says hello, reads the plan and sends done;
 // "hang" sleeps forever; "nodone" says hello and powers off; "corrupt" writes
-// garbage; "error" sends an error frame before done.
+// garbage; "error" sends an error frame before done;
+// "sysrq" crashes the kernel through /proc/sysrq-trigger.
 package main
 
 import (
@@ -38,6 +39,11 @@ func main() {
 				mode = v
 			}
 		}
+	}
+	if mode == "sysrq" {
+		// A panic after pvpanic_mmio is loaded: QEMU reports GUEST_PANICKED.
+		os.WriteFile("/proc/sys/kernel/sysrq", []byte("1"), 0)
+		os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
 	}
 	if mode == "hang" {
 		for {
