@@ -39,6 +39,19 @@ func BenchmarkBuild(b *testing.B) {
 			}
 		}
 	})
+	b.Run("cached-new-builder", func(b *testing.B) {
+		// A new process: the kvet binary is hashed and modules resolved again.
+		dir := b.TempDir()
+		if _, err := (&Builder{CacheDir: dir}).Build(context.Background(), spec); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			img, err := (&Builder{CacheDir: dir}).Build(context.Background(), spec)
+			if err != nil || !img.Cached {
+				b.Fatalf("Build() = cached %v, %v; want the cached image", img != nil && img.Cached, err)
+			}
+		}
+	})
 	b.Run("cached", func(b *testing.B) {
 		bl := &Builder{CacheDir: filepath.Join(dir, "warm")}
 		if _, err := bl.Build(context.Background(), spec); err != nil {
