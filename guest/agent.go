@@ -52,6 +52,9 @@ type Agent struct {
 	// Logs are lines gathered before the port opened (module loading, ...),
 	// sent as Log frames right after Hello.
 	Logs []string
+	// Progress, when set, announces each scenario as it starts and ends (on
+	// the console, so that a hung boot's console tail says where it hung).
+	Progress func(format string, args ...any)
 }
 
 // port serialises frame writes: log lines come from a scenario's stderr
@@ -199,7 +202,13 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 		_ = p.send(wire.TypeLog, []byte(inv.Name+": "+strings.TrimRight(line, "\n")))
 	}
 	start := time.Now()
+	if a.Progress != nil {
+		a.Progress("kvet: scenario %s: started", inv.Name)
+	}
 	res := a.Runner.RunScenario(ctx, inv.Name, in, logf)
+	if a.Progress != nil {
+		a.Progress("kvet: scenario %s: ended in %s (valid %t%s)", inv.Name, time.Since(start).Round(time.Millisecond), res.Valid, errSuffix(res.Error))
+	}
 	if res.Name == "" {
 		res.Name = inv.Name
 	}
@@ -210,4 +219,11 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 		res.Duration = time.Since(start)
 	}
 	return res
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return ", error: " + e
 }

@@ -100,14 +100,15 @@ func pid1(rwp **os.File) error {
 	*rwp = rw
 	release, _ := readFact("/", "/proc/sys/kernel/osrelease")
 	a := &Agent{
-		Version: version(),
-		Release: release,
-		CPUs:    runtime.NumCPU(),
-		Runner:  &ExecRunner{Path: InitPath, Reaper: reaper},
-		Facts:   func() map[string]string { return Facts("/") },
-		After:   func() map[string]string { return AfterFacts("/") },
-		Sysctl:  setSysctl,
-		Logs:    logs,
+		Version:  version(),
+		Release:  release,
+		CPUs:     runtime.NumCPU(),
+		Runner:   &ExecRunner{Path: InitPath, Reaper: reaper},
+		Facts:    func() map[string]string { return Facts("/") },
+		After:    func() map[string]string { return AfterFacts("/") },
+		Sysctl:   setSysctl,
+		Logs:     logs,
+		Progress: consolef,
 	}
 	err = a.Serve(ctx, rw)
 	var pe *PlanError
