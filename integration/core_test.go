@@ -123,7 +123,7 @@ scenarios:
     params: {duration: 5m}
 `)
 	out := filepath.Join(t.TempDir(), "run")
-	r := kvet(t, 5*time.Minute, "run", m, "--boots", "1", "--accel", "tcg", "--timeout", "40s", "--out", out, "--retries", "0")
+	r := kvet(t, 5*time.Minute, "run", m, "--boots", "1", "--accel", "tcg", "--timeout", "75s", "--out", out, "--retries", "0")
 	if r.code != 1 {
 		t.Fatalf("kvet run = exit %d, want 1\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -131,8 +131,12 @@ scenarios:
 	if len(boots) != 1 || boots[0].Outcome != results.Hang {
 		t.Fatalf("boots = %s, want one hang", describe(boots))
 	}
-	if w := boots[0].Wall; w < 40*time.Second || w > 70*time.Second {
-		t.Errorf("hang boot took %s, want about the 40s timeout", w)
+	if w := boots[0].Wall; w < 75*time.Second || w > 105*time.Second {
+		t.Errorf("hang boot took %s, want about the 75s timeout", w)
+	}
+	// The console's tail says where the guest stood.
+	if !strings.Contains(boots[0].ConsoleTail, "scenario timer: started") {
+		t.Errorf("hang's console tail does not show the running scenario:\n%s", boots[0].ConsoleTail)
 	}
 }
 
