@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kvet/kvet/results"
+)
+
+// verdictScenarios measure kernel state (stalls, cwnd, context switches),
+// which TCG does not distort, in seconds each.
+const verdictScenarios = `
+scenarios:
+  - nagle
+  - name: idle-restart
+    params: {toggle_sysctl: false}
+  - hackbench
+`
+
+// TestVerdicts: an A/A run says nothing changed; a sysctl that turns off
+// slow start after idle changes the idle-restart behaviour and nothing
+// else; kvet diff compares the two stored runs.
+func TestVerdicts(t *testing.T) {
+	need(t)
+	deb := kernelDeb(t, "6.12")
+	dir := t.TempDir()
+
+	// (a) A/A: one kernel under two names.
+	aa := filepath.Join(dir, "aa")
+	m := writeMatrix(t, "boots: 3\nprofile: quick\naccel: tcg\nkernels:\n  - name: a1\n    deb: "+deb+"\n  - name: a2\n    deb: "+deb+"\n"+verdictScenarios)
+	r := kvet(t, 12*time.Minute, "run", m, "--out", aa)
+	if r.code != 0 {
+		t.Fatalf("A/A kvet run = exit %d, want 0 (no regression)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	c := readReports(t, aa)
+	for _, k := range c.Kernels {
+		for _, mr := range k.Metrics {
+			if mr.Verdict == results.Regression || mr.Verdict == results.Improvement {
+				t.Errorf("A/A: %s %s = %s (%s..%s), want no change", k.Kernel, mr.Key, mr.Verdict, pctOf(mr.Lo), pctOf(mr.Hi))
+			}
+		}
+		if len(k.Changes) != 0 {
+			t.Errorf("A/A: what changed = %+v, want nothing", k.Changes)
+		}
+	}
+
+	// (b) the same kernel with net.ipv4.tcp_slow_start_after_idle=0.
+	ssai := filepath.Join(dir, "ssai")
+	m = writeMatrix(t, "boots: 3\nprofile: quick\naccel: tcg\nkernels:\n  - name: a1\n    deb: "+deb+
+		"\n  - name: ssai0\n    deb: "+deb+"\n    sysctl:\n      net.ipv4.tcp_slow_start_after_idle: 0\n"+verdictScenarios)
+	r = kvet(t, 12*time.Minute, "run", m, "--out", ssai, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("sysctl kvet run = exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var stdoutJSON results.Comparison
+	if err := json.Unmarshal([]byte(r.stdout), &stdoutJSON); err != nil || stdoutJSON.Schema != results.ComparisonSchema {
+		t.Errorf("kvet run --format json: stdout is not the comparison (%v):\n%s", err, r.stdout)
+	}
+	c = readReports(t, ssai)
+	if len(c.Kernels) != 1 {
+		t.Fatalf("sysctl run compares %d kernels, want 1", len(c.Kernels))
+	}
+	k := c.Kernels[0]
+	var listed bool
+	for _, ch := range k.Changes {
+		if ch.Kind == "sysctl" && ch.Key == "net.ipv4.tcp_slow_start_after_idle" && ch.Cand == "0" {
+			listed = true
+		}
+	}
+	if !listed {
+		t.Errorf("what changed = %+v, want the sysctl net.ipv4.tcp_slow_start_after_idle -> 0", k.Changes)
+	}
+	metric := func(key string) *results.MetricResult {
+		for i := range k.Metrics {
+			if k.Metrics[i].Key == key {
+				return &k.Metrics[i]
+			}
+		}
+		t.Fatalf("no metric %s in the comparison", key)
+		return nil
+	}
+	// The guest's value names the variant: the baseline restarts cwnd
+	// (ssai1), the candidate keeps it (ssai0).
+	if s := metric("idle-restart/sysctl.net.ipv4.tcp_slow_start_after_idle"); s.BaseMedian != 1 || s.CandMedian != 0 {
+		t.Errorf("recorded sysctl = %g on the baseline, %g on the candidate; want 1 and 0", s.BaseMedian, s.CandMedian)
+	}
+	if r1 := metric("idle-restart/cubic.ssai1.cwnd_after_ratio"); len(r1.Base) == 0 || len(r1.Cand) != 0 || r1.BaseMedian > 0.5 {
+		t.Errorf("ssai=1 cwnd after/before = %v (baseline) %v (candidate); want a restart on the baseline only", r1.Base, r1.Cand)
+	}
+	if r0 := metric("idle-restart/cubic.ssai0.cwnd_after_ratio"); len(r0.Cand) == 0 || len(r0.Base) != 0 || r0.CandMedian < 0.9 {
+		t.Errorf("ssai=0 cwnd after/before = %v (baseline) %v (candidate); want cwnd kept on the candidate only", r0.Base, r0.Cand)
+	}
+	for _, mr := range k.Metrics {
+		if (mr.Verdict == results.Regression || mr.Verdict == results.Improvement) && mr.Scenario != "idle-restart" {
+			t.Errorf("sysctl run: %s = %s, want no change outside idle-restart", mr.Key, mr.Verdict)
+		}
+	}
+
+	// (c) kvet diff of the two stored runs: a1 against itself across runs,
+	// then the A/A run's a1 against the sysctl variant.
+	r = kvet(t, time.Minute, "diff", aa, ssai)
+	if r.code != 0 || !strings.Contains(r.stdout, "a1@new vs a1@old") {
+		t.Errorf("kvet diff = exit %d, want 0 comparing a1@new with a1@old\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	out := filepath.Join(dir, "diff.json")
+	r = kvet(t, time.Minute, "diff", aa, ssai, "--old-kernel", "a1", "--new-kernel", "ssai0", "--format", "json", "--out", out)
+	if r.code != 0 {
+		t.Errorf("kvet diff --old-kernel a1 --new-kernel ssai0 = exit %d, want 0\nstderr:\n%s", r.code, r.stderr)
+	}
+	var d results.Comparison
+	if b, err := os.ReadFile(out); err != nil || json.Unmarshal(b, &d) != nil || d.Schema != results.ComparisonSchema || len(d.Kernels) != 1 {
+		t.Fatalf("kvet diff --out %s: %v, schema %q, %d kernels", out, err, d.Schema, len(d.Kernels))
+	}
+	var sysctl bool
+	for _, ch := range d.Kernels[0].Changes {
+		sysctl = sysctl || ch.Kind == "sysctl" && ch.Key == "net.ipv4.tcp_slow_start_after_idle"
+	}
+	if d.Baseline != "a1@old" || d.Kernels[0].Kernel != "ssai0@new" || !sysctl {
+		t.Errorf("kvet diff: baseline %s, kernel %s, changes %+v; want a1@old, ssai0@new and the sysctl", d.Baseline, d.Kernels[0].Kernel, d.Kernels[0].Changes)
+	}
+	show := kvet(t, time.Minute, "show", ssai)
+	if show.code != 0 || !strings.Contains(show.stdout, "ssai0 vs a1") || !strings.Contains(show.stdout, "what changed") {
+		t.Errorf("kvet show = exit %d, want the verdict table with what changed:\n%s", show.code, show.stdout)
+	}
+}
+
+// readReports checks the report files of a run directory and returns the
+// comparison from report.json.
+func readReports(t *testing.T, dir string) *results.Comparison {
+	t.Helper()
+	for _, f := range []string{"report.md", "report.html", "bench.txt"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v (empty or missing)", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		XMLName xml.Name
+		Suites  []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil || len(suites.Suites) == 0 {
+		t.Errorf("junit.xml: %v, %d suites; want XML with a suite per candidate", err, len(suites.Suites))
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c results.Comparison
+	if err := json.Unmarshal(b, &c); err != nil || c.Schema != results.ComparisonSchema {
+		t.Fatalf("report.json: %v, schema %q; want %s", err, c.Schema, results.ComparisonSchema)
+	}
+	return &c
+}
+
+func pctOf(r float64) string { return fmt.Sprintf("%+.1f%%", (r-1)*100) }
