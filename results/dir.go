@@ -58,6 +58,12 @@ func WriteFileAtomic(path string, data []byte) error {
 		f.Close()
 		return err
 	}
+	// CreateTemp makes the file 0600; a run's files are for everyone who
+	// reads the run (CI artifact stores, a colleague's shell).
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
