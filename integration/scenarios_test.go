@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,10 +161,10 @@ scenarios:
 			checkIdleRestart(t, b.Kernel, metrics(s), wantSSAI)
 		}
 		if s := got["rt-hog"]; s != nil && s.Valid {
-			checkRTHog(t, b.Kernel, s)
+			checkRTHog(t, b.Kernel, s, !strings.HasSuffix(b.Kernel, "-rt"))
 		}
 		if s := got["fairness"]; s != nil && s.Valid {
-			checkFairness(t, b.Kernel, metrics(s))
+			checkFairness(t, b.Kernel, b.Accel, metrics(s))
 		}
 		if s := got["exec"]; s != nil && s.Valid {
 			checkExec(t, b.Kernel, metrics(s))
@@ -181,28 +182,52 @@ scenarios:
 			t.Errorf("kvet show does not name kernel %s", k.Name)
 		}
 	}
-	rows := map[string]string{}
-	for _, line := range strings.Split(show.stdout, "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
-			rows[f[0]] = line
-		}
-	}
+	cells := showTable(t, show.stdout)
 	for _, b := range boots {
 		for _, s := range b.Scenarios {
 			for _, m := range s.Metrics {
 				key := s.Name + "/" + m.Name
-				row, ok := rows[key]
+				row, ok := cells[key]
 				if !ok {
-					t.Errorf("kvet show does not list %s (kernel %s)", key, b.Kernel)
-					continue
-				}
-				// One column per kernel after the metric and its unit.
-				if n := len(strings.Fields(row)); n != 2+len(run.Kernels) {
-					t.Errorf("kvet show row %q has %d fields, want %d (metric, unit, one per kernel)", row, n, 2+len(run.Kernels))
+					t.Errorf("kvet show does not list %s", key)
+				} else if c := row[b.Kernel]; c == "" || c == "-" {
+					t.Errorf("kvet show lists %s without a value for kernel %s: %v", key, b.Kernel, row)
 				}
 			}
 		}
 	}
+}
+
+// showTable reads the metric table of kvet show: metric key -> kernel ->
+// cell. With one boot per kernel a cell is a single number.
+func showTable(t *testing.T, out string) map[string]map[string]string {
+	t.Helper()
+	lines := strings.Split(out, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "median across ok boots") })
+	if i < 0 || i+1 >= len(lines) {
+		t.Fatalf("kvet show has no metric table:\n%s", out)
+	}
+	header := strings.Fields(lines[i+1])
+	if len(header) < 3 || header[0] != "METRIC" || header[1] != "UNIT" {
+		t.Fatalf("kvet show metric table header = %q, want METRIC UNIT and the kernels", lines[i+1])
+	}
+	table := map[string]map[string]string{}
+	for _, l := range lines[i+2:] {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			break
+		}
+		if len(f) != len(header) {
+			t.Errorf("kvet show row %q has %d fields, want %d (%v)", l, len(f), len(header), header)
+			continue
+		}
+		row := map[string]string{}
+		for j, k := range header[2:] {
+			row[k] = f[2+j]
+		}
+		table[f[0]] = row
+	}
+	return table
 }
 
 // logTimes reports the boot's wall time and each scenario's duration: the
@@ -239,8 +264,10 @@ func checkFacts(t *testing.T, b *results.Boot, wantSSAI string) {
 
 // checkNagle: with NODELAY off nearly every exchange waits for the delayed
 // ACK (~40 ms); with NODELAY on, or QUICKACK set before the read, nearly
-// none does. A host that preempts the guest can stretch a single exchange
-// past 30 ms, hence "nearly".
+// none does. "Nearly": on a loaded host under TCG a preempted guest
+// stretches some exchanges past 30 ms, and stretched timing moves the
+// delayed-ACK heuristics (pingpong detection) so that some NODELAY-off
+// exchanges are acked at once; 0.75 and 0.20 of 20 were seen there.
 func checkNagle(t *testing.T, kernel string, m map[string]results.Metric) {
 	t.Helper()
 	for _, c := range []struct {
@@ -248,9 +275,9 @@ func checkNagle(t *testing.T, kernel string, m map[string]results.Metric) {
 		stalled  bool
 		min, max float64
 	}{
-		{scenarios.NagleOff, true, 0.75, 1},
-		{scenarios.NagleOn, false, 0, 0.25},
-		{scenarios.NagleQuickAck, false, 0, 0.25},
+		{scenarios.NagleOff, true, 0.6, 1},
+		{scenarios.NagleOn, false, 0, 0.3},
+		{scenarios.NagleQuickAck, false, 0, 0.3},
 	} {
 		st, ok := m[c.variant+".stalled"]
 		p50, ok2 := m[c.variant+".p50"]
@@ -287,7 +314,9 @@ func checkIdleRestart(t *testing.T, kernel string, m map[string]results.Metric, 
 		t.Errorf("%s: idle-restart cubic.ssai1/ssai0 metrics missing: %v", kernel, m)
 		return
 	}
-	t.Logf("%s: idle-restart cwnd ssai=1 %v -> %v, ssai=0 %v -> %v", kernel, b1.Value, a1.Value, b0.Value, a0.Value)
+	t.Logf("%s: idle-restart cwnd ssai=1 %v -> %v (rto %.0f ms, idle %.1f s), ssai=0 %v -> %v (rto %.0f ms, idle %.1f s)", kernel,
+		b1.Value, a1.Value, m["cubic.ssai1.rto"].Value/1e3, m["cubic.ssai1.idle"].Value/1e9,
+		b0.Value, a0.Value, m["cubic.ssai0.rto"].Value/1e3, m["cubic.ssai0.idle"].Value/1e9)
 	if b1.Value <= 10 || a1.Value != 10 {
 		t.Errorf("%s: idle-restart ssai=1 cwnd %v -> %v, want > 10 -> 10", kernel, b1.Value, a1.Value)
 	}
@@ -297,10 +326,14 @@ func checkIdleRestart(t *testing.T, kernel string, m map[string]results.Metric, 
 }
 
 // checkRTHog: a SCHED_FIFO hog spinning for the whole window does not starve
-// the fair thread on its CPU: RT throttling (6.1) or the fair deadline
-// server (6.12) lets it run within the window, and its worst delay is
-// reported.
-func checkRTHog(t *testing.T, kernel string, s *results.Scenario) {
+// the fair thread on its CPU forever: the hog is bounded, and the worst
+// delay is reported. Where served (6.1's RT throttling, 6.12's fair
+// deadline server), the fair thread also runs within the window. On
+// PREEMPT_RT a fair thread's timer wakeups are run by the ktimers thread,
+// itself SCHED_FIFO below the hog, which neither the fair server nor RT
+// throttling lets run: the fair thread starves for the whole window there
+// (seen on 6.12.117-rt), so only the report is checked.
+func checkRTHog(t *testing.T, kernel string, s *results.Scenario, served bool) {
 	t.Helper()
 	var p scenarios.RTHogParams
 	if err := json.Unmarshal(s.Params, &p); err != nil {
@@ -312,36 +345,47 @@ func checkRTHog(t *testing.T, kernel string, s *results.Scenario) {
 	max, share := m["lateness.max"], m["fair_cpu_share"]
 	t.Logf("%s: rt-hog worst delay %.0f ms of a %d ms window, fair CPU share %.3f, hog share %.3f, missed %.3f, fair_server %v",
 		kernel, max.Value/1e6, p.WindowMs, share.Value, m["hog_cpu_share"].Value, m["missed_fraction"].Value, m["fair_server.present"].Value)
-	if max.Samples < 2 || max.Value <= 0 {
+	if max.Samples < 1 || max.Value <= 0 {
 		t.Errorf("%s: rt-hog/lateness.max = %v with %d samples, want a worst delay", kernel, max.Value, max.Samples)
+	}
+	if max.Value > window+float64(time.Second) {
+		t.Errorf("%s: rt-hog/lateness.max = %.0f ms, want at most a second past the %d ms window (the hog is bounded)", kernel, max.Value/1e6, p.WindowMs)
+	}
+	if hog := m["hog_cpu_share"].Value; hog < 0.5 {
+		t.Errorf("%s: rt-hog/hog_cpu_share = %.3f, want the hog to own the CPU (> 0.5)", kernel, hog)
+	}
+	if !served {
+		return
 	}
 	// Starved for the window, the fair thread's first wakeup would come
 	// after the hog stops, a whole window late.
 	if max.Value >= window {
 		t.Errorf("%s: rt-hog/lateness.max = %.0f ms, want below the %d ms window (the fair thread starved)", kernel, max.Value/1e6, p.WindowMs)
 	}
-	if share.Value <= 0.005 {
-		t.Errorf("%s: rt-hog/fair_cpu_share = %.4f, want > 0.005", kernel, share.Value)
-	}
-	if hog := m["hog_cpu_share"].Value; hog < 0.5 {
-		t.Errorf("%s: rt-hog/hog_cpu_share = %.3f, want the hog to own the CPU (> 0.5)", kernel, hog)
+	if max.Samples < 2 || share.Value <= 0.005 {
+		t.Errorf("%s: rt-hog/fair_cpu_share = %.4f over %d wakeups, want > 0.005 and more than the wakeup after the window", kernel, share.Value, max.Samples)
 	}
 }
 
 // checkFairness: nice 0 against nice 5 on one CPU gets the weight ratio
-// (1024/335) of CPU within the scenario's own tolerance.
-func checkFairness(t *testing.T, kernel string, m map[string]results.Metric) {
+// (1024/335) of CPU within the tolerance the scenario states for the
+// accelerator (TCG's is wide: the emulator, not the scheduler, scatters it).
+func checkFairness(t *testing.T, kernel, accel string, m map[string]results.Metric) {
 	t.Helper()
 	want := scenarios.NiceWeightRatio(0, 5)
+	tol := scenarios.FairnessTolerance
+	if accel == "tcg" {
+		tol = scenarios.FairnessToleranceTCG
+	}
 	ratio, dev := m["nice.ratio"], m["nice.deviation"]
-	t.Logf("%s: fairness nice 0/5 ratio %.3f (weights %.3f, deviation %.3f); batch ratio %.3f", kernel,
-		ratio.Value, want, dev.Value, m["batch.ratio"].Value)
+	t.Logf("%s: fairness nice 0/5 ratio %.3f (weights %.3f, deviation %.3f, busy %.3f); batch ratio %.3f (busy %.3f)", kernel,
+		ratio.Value, want, dev.Value, m["nice.busy"].Value, m["batch.ratio"].Value, m["batch.busy"].Value)
 	if math.Abs(m["nice.expected"].Value-want) > 1e-3 {
 		t.Errorf("%s: fairness/nice.expected = %v, want %v", kernel, m["nice.expected"].Value, want)
 	}
-	if d := math.Abs(ratio.Value/want - 1); d > scenarios.FairnessTolerance {
-		t.Errorf("%s: fairness/nice.ratio = %.3f, want %.3f within %.0f%% (off by %.0f%%)", kernel, ratio.Value, want,
-			100*scenarios.FairnessTolerance, 100*d)
+	if d := math.Abs(ratio.Value/want - 1); d > tol {
+		t.Errorf("%s: fairness/nice.ratio = %.3f, want %.3f within %.0f%% under %s (off by %.0f%%)", kernel, ratio.Value, want,
+			100*tol, accel, 100*d)
 	}
 }
 

@@ -88,14 +88,15 @@ const tcpInitCwnd = 10
 // initial window: the kernel halves cwnd once per RTO of idle time
 // (tcp_cwnd_restart), and a guest whose bulk transfer inflated srtt (TCG,
 // a loaded host) has an RTO of several hundred ms, so a fixed second shows
-// only a partial restart. At least atLeast, one RTO to spare, at most a minute.
+// only a partial restart. At least atLeast, one RTO to spare, at most 10 s
+// (beyond that the metrics show a partial restart and the RTO that caused it).
 func idleFor(atLeast time.Duration, cwnd, rtoUs uint32) time.Duration {
 	rtos := 1
 	for c := cwnd; c > tcpInitCwnd; c >>= 1 {
 		rtos++
 	}
 	need := time.Duration(rtos) * time.Duration(rtoUs) * time.Microsecond
-	return max(atLeast, min(need, time.Minute))
+	return max(atLeast, min(need, 10*time.Second))
 }
 
 func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario, error) {
