@@ -94,7 +94,7 @@ func TestIdleFor(t *testing.T) {
 		{time.Second, 41, 500000, 1500 * time.Millisecond},  // 41 -> 20 -> 10 needs 2 halvings, plus one RTO
 		{time.Second, 10, 900000, time.Second},              // already at the initial window
 		{time.Second, 200, 400000, 2400 * time.Millisecond}, // 200 -> 100 -> 50 -> 25 -> 12 -> 6: 5 halvings
-		{time.Second, 1000, 120_000_000, 10 * time.Second},       // an absurd RTO is capped
+		{time.Second, 1000, 120_000_000, 10 * time.Second},  // an absurd RTO is capped
 		{3 * time.Second, 41, 500000, 3 * time.Second},      // a longer minimum wins
 	} {
 		if got := idleFor(tt.atLeast, tt.cwnd, tt.rtoUs); got != tt.want {
