@@ -539,6 +539,7 @@ func (b *boot) finish(t0, end time.Time) {
 			started = b.qemuStart
 		}
 		b.res.HostOverhead = started.Sub(t0) + end.Sub(off)
+		b.log.Debug("host overhead", "prepare", b.qemuStart.Sub(t0), "qemu-start", started.Sub(b.qemuStart), "teardown", end.Sub(off))
 	} else {
 		b.res.HostOverhead = end.Sub(t0)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,4 +140,47 @@ func processThreads(pid int) ([]int, error) {
 		}
 	}
 	return tids, nil
+}
+
+// CPUClaim holds host CPUs for this process's guests; see ClaimCPUs.
+type CPUClaim struct {
+	locks []*flock.Flock
+}
+
+// ClaimCPUs takes an exclusive lock for every CPU of sets, as a file in dir,
+// so that two kvet processes on one host never pin guests to the same CPU.
+// It returns nil, and holds nothing, when another process holds one of
+// them: the caller then runs unpinned. The locks go with the process, so a
+// killed kvet never leaves a CPU claimed.
+func ClaimCPUs(dir string, sets [][]int) (*CPUClaim, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cpu claims: %w", err)
+	}
+	c := &CPUClaim{}
+	for _, set := range sets {
+		for _, cpu := range set {
+			l := flock.New(filepath.Join(dir, fmt.Sprintf("cpu%d.lock", cpu)))
+			ok, err := l.TryLock()
+			if err != nil || !ok {
+				c.Release()
+				if err != nil {
+					return nil, fmt.Errorf("cpu claims: %w", err)
+				}
+				return nil, nil
+			}
+			c.locks = append(c.locks, l)
+		}
+	}
+	return c, nil
+}
+
+// Release gives the CPUs back.
+func (c *CPUClaim) Release() {
+	if c == nil {
+		return
+	}
+	for _, l := range c.locks {
+		l.Unlock()
+	}
+	c.locks = nil
 }

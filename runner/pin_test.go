@@ -95,3 +95,29 @@ func FuzzParseCPUsFast(f *testing.F) {
 		}
 	})
 }
+
+// TestClaimCPUs: a claimed CPU cannot be claimed again until released.
+// flock locks belong to open files, so a second claim in the same process
+// stands for another process.
+func TestClaimCPUs(t *testing.T) {
+	dir := t.TempDir()
+	a, err := ClaimCPUs(dir, [][]int{{0}, {1}})
+	if err != nil || a == nil {
+		t.Fatalf("ClaimCPUs({0},{1}) = %v, %v; want a claim", a, err)
+	}
+	if b, err := ClaimCPUs(dir, [][]int{{2}, {1}}); err != nil || b != nil {
+		t.Fatalf("ClaimCPUs({2},{1}) while 1 is held = %v, %v; want nil, nil", b, err)
+	}
+	// The failed claim must not have kept CPU 2.
+	c, err := ClaimCPUs(dir, [][]int{{2}})
+	if err != nil || c == nil {
+		t.Fatalf("ClaimCPUs({2}) = %v, %v; want a claim", c, err)
+	}
+	c.Release()
+	a.Release()
+	d, err := ClaimCPUs(dir, [][]int{{0, 1}})
+	if err != nil || d == nil {
+		t.Fatalf("ClaimCPUs({0,1}) after release = %v, %v; want a claim", d, err)
+	}
+	d.Release()
+}

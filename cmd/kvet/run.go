@@ -222,6 +222,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if cpuSets == nil {
 		log.Info("guests not pinned: fewer host CPUs than their vCPUs", "parallel", parallel, "cpus", m.CPUs)
+	} else {
+		claim, err := runner.ClaimCPUs(filepath.Join(cache, "cpus"), cpuSets)
+		if err != nil {
+			return infra(err)
+		}
+		if claim == nil {
+			log.Info("guests not pinned: another kvet holds host CPUs", "parallel", parallel)
+			cpuSets = nil
+		}
+		defer claim.Release()
 	}
 
 	// The run directory.
