@@ -37,7 +37,12 @@ deps-test: deps
 run: deps build
 	$(BIN) run $(ARGS)
 
+# The packages' own real-kernel tests get Debian kernels through kvet's own
+# archive client (signature and checksums verified, cached).
+TEST_KERNELS := linux-image-cloud-amd64 linux-image-6.12-cloud-amd64
 test: deps-test build
+	debs=$$($(BIN) kernels fetch --deb-only $(TEST_KERNELS)) && \
+	export KVET_TEST_DEBS=$$(echo "$$debs" | paste -sd:) KVET_TEST_DEB=$$(echo "$$debs" | tail -n 1) && \
 	$(REQUIRE) $(GO) test -timeout 40m ./...
 
 # Unit tests only: no QEMU, no downloads.

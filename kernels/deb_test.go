@@ -228,9 +228,13 @@ func FuzzDeb(f *testing.F) {
 	})
 }
 
-// realDebs lists the .deb files KVET_TEST_DEB names (a path list).
+// realDebs lists the .deb files KVET_TEST_DEBS (a path list) or
+// KVET_TEST_DEB names.
 func realDebs(t testing.TB) []string {
-	debs := filepath.SplitList(os.Getenv("KVET_TEST_DEB"))
+	debs := filepath.SplitList(os.Getenv("KVET_TEST_DEBS"))
+	if len(debs) == 0 {
+		debs = filepath.SplitList(os.Getenv("KVET_TEST_DEB"))
+	}
 	if len(debs) == 0 {
 		if os.Getenv("KVET_REQUIRE_INTEGRATION") == "1" {
 			t.Fatal("KVET_TEST_DEB is not set and KVET_REQUIRE_INTEGRATION=1")

@@ -37,6 +37,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	suite := fs.String("suite", "", "archive suite(s), space separated, with -mirror")
 	keyring := fs.String("keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	cacheFlag := fs.String("cache", "", "cache directory (default $XDG_CACHE_HOME/kvet)")
+	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each cached .deb's path")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -78,6 +79,9 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	case "fetch":
 		if len(pos) == 0 {
 			return badInputf("kernels fetch: name at least one kernel")
+		}
+		if *debOnly {
+			return fetchDebs(ctx, r, pos, stdout)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tPACKAGE\tVERSION\tRELEASE\tSHA256")
@@ -140,4 +144,26 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// fetchDebs downloads and verifies packages (a meta-package: what it
+// resolves to) and prints each cached .deb's path, one per line.
+func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout io.Writer) error {
+	for _, pkg := range pkgs {
+		pvs, err := r.Lookup(ctx, kernels.Spec{Name: pkg, Package: pkg})
+		if err != nil {
+			return kernelError(pkg, err)
+		}
+		for _, pv := range pvs {
+			if pv.Resolved != nil {
+				pv = *pv.Resolved
+			}
+			path, err := r.Fetch(ctx, pv)
+			if err != nil {
+				return kernelError(pkg, err)
+			}
+			fmt.Fprintln(stdout, path)
+		}
+	}
+	return nil
 }
