@@ -268,13 +268,28 @@ func (b *Builder) entries(s Spec, img *Image) ([]entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	mods = slices.Clone(mods) // resolutions are shared across builds
 	var list strings.Builder
-	for _, m := range mods {
+	for i, m := range mods {
 		img.Load = append(img.Load, m.Name)
 		list.WriteString(m.Name + "\n")
-		if err := file(path.Join("lib/modules", s.Kernel.Release, m.RelPath), m.Path, 0o644); err != nil {
+		rel := kernels.UncompressedPath(m.RelPath)
+		if rel == m.RelPath {
+			if err := file(path.Join("lib/modules", s.Kernel.Release, rel), m.Path, 0o644); err != nil {
+				return nil, fmt.Errorf("module %s: %w", m.Name, err)
+			}
+			continue
+		}
+		// Compressed modules go in decompressed: the guest would otherwise
+		// decompress them in user space, seconds under TCG, every boot.
+		obj, err := kernels.ReadModule(m.Path)
+		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", m.Name, err)
 		}
+		if err := mem(path.Join("lib/modules", s.Kernel.Release, rel), obj); err != nil {
+			return nil, fmt.Errorf("module %s: %w", m.Name, err)
+		}
+		mods[i].RelPath = rel
 	}
 	if err := mem(strings.TrimPrefix(ModulesList, "/"), []byte(list.String())); err != nil {
 		return nil, err

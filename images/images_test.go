@@ -2,10 +2,12 @@ package images
 
 import (
 	"bytes"
+
 	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"github.com/ulikunitz/xz"
 	"io"
 	"os"
 	"os/exec"
@@ -465,4 +467,49 @@ func FuzzCheckStatic(f *testing.F) {
 		}
 		CheckStatic(p)
 	})
+}
+
+// TestBuildDecompressesModules: compressed modules go into the image
+// decompressed, under their .ko name, in modules.dep too, on every build
+// of a builder (whose module resolutions are shared).
+func TestBuildDecompressesModules(t *testing.T) {
+	fx := newFixture(t)
+	plain := filepath.Join(fx.kernel.ModulesDir, "kernel/drivers/char/virtio_console.ko")
+	obj, err := os.ReadFile(plain)
+	must(t, err)
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	must(t, err)
+	_, err = w.Write(obj)
+	must(t, err)
+	must(t, w.Close())
+	must(t, os.WriteFile(plain+".xz", buf.Bytes(), 0o644))
+	must(t, os.Remove(plain))
+	b := &Builder{CacheDir: t.TempDir()}
+	for i := 0; i < 2; i++ {
+		s := fx.spec()
+		if i == 1 {
+			s.Extra = nil // a different image from the same resolutions
+		}
+		img, err := b.Build(context.Background(), s)
+		must(t, err)
+		var found bool
+		for _, r := range readImage(t, img.Path) {
+			if strings.HasSuffix(r.name, ".xz") {
+				t.Errorf("build %d: %s is still compressed", i, r.name)
+			}
+			if strings.HasSuffix(r.name, "/virtio_console.ko") {
+				found = true
+				if r.data != string(obj) {
+					t.Errorf("build %d: virtio_console.ko is not the decompressed module", i)
+				}
+			}
+			if strings.HasSuffix(r.name, "modules.dep") && !strings.Contains(r.data, "kernel/drivers/char/virtio_console.ko:") {
+				t.Errorf("build %d: modules.dep = %q, want the .ko name", i, r.data)
+			}
+		}
+		if !found {
+			t.Errorf("build %d: no virtio_console.ko in the image", i)
+		}
+	}
 }

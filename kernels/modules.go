@@ -236,6 +236,20 @@ func moduleDeps(path string) ([]string, error) {
 	return parseModinfo(info)["depends"], nil
 }
 
+// ReadModule returns a module file's object, decompressed (.ko.xz, .ko.zst,
+// .ko.gz) when it is compressed.
+func ReadModule(path string) ([]byte, error) { return readModule(path) }
+
+// UncompressedPath is a module's path without its compression suffix.
+func UncompressedPath(p string) string {
+	for _, ext := range []string{".xz", ".zst", ".gz"} {
+		if strings.HasSuffix(p, ".ko"+ext) {
+			return strings.TrimSuffix(p, ext)
+		}
+	}
+	return p
+}
+
 func readModule(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
