@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -158,11 +159,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	resolver := &kernels.Resolver{CacheDir: cache, Archive: m.Archive, Logger: log, Progress: progressWriter(stderr, f.quiet)}
 	var ks []*kernels.Kernel
 	specs := map[string]kernels.Spec{} // by kernel name: a series shares its entry's spec
-	for _, spec := range m.Kernels {
+	taken := map[string]bool{}
+	for i, spec := range m.Kernels {
 		got, err := resolver.Resolve(ctx, spec)
 		if err != nil {
 			return kernelError(spec.Name, err)
 		}
+		if name := packageName(got, taken); name != "" && len(f.kernels) > 0 && old == nil {
+			// --kernel named a .deb by a file name that says nothing
+			// (a cache path): name the kernel after its package.
+			if m.Baseline == spec.Name {
+				m.Baseline = name
+			}
+			spec.Name, m.Kernels[i].Name, got[0].Name = name, name, name
+		}
+		taken[got[0].Name] = true
 		for _, k := range got {
 			specs[k.Name] = spec
 		}
@@ -581,4 +592,19 @@ func hostInfo(qemu string) results.Host {
 		h.QEMUVersion = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	}
 	return h
+}
+
+var hexName = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// packageName is a better name for a kernel resolved from a .deb whose file
+// name is a content hash, or "".
+func packageName(ks []*kernels.Kernel, taken map[string]bool) string {
+	if len(ks) != 1 || !hexName.MatchString(ks[0].Name) || ks[0].Package == "" {
+		return ""
+	}
+	name := strings.TrimPrefix(ks[0].Package, "linux-image-")
+	for i := 2; taken[name]; i++ {
+		name = fmt.Sprintf("%s-%d", strings.TrimPrefix(ks[0].Package, "linux-image-"), i)
+	}
+	return name
 }
