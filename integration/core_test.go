@@ -30,7 +30,8 @@ func TestTwoKernelsTimer(t *testing.T) {
 	r := kvet(t, 15*time.Minute, "run", "--kernel", deb61, "--kernel", deb612, "--boots", "2",
 		"--scenario", "timer", "--accel", "tcg", "--out", out)
 	if r.code != 0 {
-		t.Fatalf("kvet run = exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		_, boots := readRun(t, out)
+		t.Fatalf("kvet run = exit %d, want 0\nstdout:\n%s\nstderr:\n%s\nboots: %s", r.code, r.stdout, r.stderr, describe(boots))
 	}
 	run, boots := readRun(t, out)
 	if len(run.Kernels) != 2 || len(boots) != 4 {
