@@ -14,6 +14,7 @@ import (
 func cmdScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("scenarios", "[NAME...]", "list the scenarios with what each measures, which kernel change it would catch, and its parameters", stderr)
 	brief := fs.Bool("brief", false, "one line per scenario, no parameters")
+	markdown := fs.Bool("markdown", false, "Markdown, as in the README's scenario reference")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -28,6 +29,10 @@ func cmdScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			}
 			specs = append(specs, s)
 		}
+	}
+	if *markdown {
+		writeScenariosMarkdown(stdout, specs)
+		return nil
 	}
 	for _, s := range specs {
 		if *brief {
@@ -71,4 +76,18 @@ func show(v reflect.Value) string {
 		return fmt.Sprint(v.Interface())
 	}
 	return string(b)
+}
+
+func writeScenariosMarkdown(w io.Writer, specs []scenarios.Spec) {
+	for _, s := range specs {
+		fmt.Fprintf(w, "### %s\n\n%s.\n\n*Catches:* %s.\n\n", s.Name, strings.TrimSuffix(s.Measures, "."), strings.TrimSuffix(s.Catches, "."))
+		if s.OnRequest {
+			fmt.Fprintf(w, "Runs only when a matrix names it.\n\n")
+		}
+		fmt.Fprintf(w, "| parameter | quick | full | meaning |\n|---|---|---|---|\n")
+		for _, p := range paramDocs(s) {
+			fmt.Fprintf(w, "| `%s` | `%s` | `%s` | %s |\n", p.name, p.quick, p.full, strings.ReplaceAll(p.doc, "|", "\\|"))
+		}
+		fmt.Fprintln(w)
+	}
 }
