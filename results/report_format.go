@@ -124,3 +124,12 @@ func changesString(cs []Change) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// medianString formats one side's median, "-" when the side has no values
+// (a median of nothing is not 0).
+func medianString(vals []float64, median float64, unit string) string {
+	if len(vals) == 0 {
+		return "-"
+	}
+	return FormatValue(median, unit)
+}

@@ -111,7 +111,7 @@ func WriteHTML(w io.Writer, c *Comparison, run *Run, boots []*Boot) error {
 		hk := htmlKernel{KernelResult: k, Verdict: k.Overall(), Summary: summaryLine(k), Boots: bootsString(k.Boots), Changes: k.Changes}
 		for j := range k.Metrics {
 			m := &k.Metrics[j]
-			hk.Rows = append(hk.Rows, htmlRow{MetricResult: m, Base: FormatValue(m.BaseMedian, m.Unit), Cand: FormatValue(m.CandMedian, m.Unit),
+			hk.Rows = append(hk.Rows, htmlRow{MetricResult: m, Base: medianString(m.Base, m.BaseMedian, m.Unit), Cand: medianString(m.Cand, m.CandMedian, m.Unit),
 				Change: changeString(m), CI: ciString(m), P: pString(m.P), Q: pString(m.Q)})
 		}
 		p.Kernels = append(p.Kernels, hk)

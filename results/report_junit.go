@@ -64,7 +64,7 @@ func WriteJUnit(w io.Writer, c *Comparison) error {
 			m := &k.Metrics[j]
 			tc := junitCase{Name: m.Key, Classname: class,
 				Output: fmt.Sprintf("baseline %s, candidate %s, change %s, CI %s, p %s, q %s, n %d/%d, verdict %s",
-					FormatValue(m.BaseMedian, m.Unit), FormatValue(m.CandMedian, m.Unit), changeString(m), ciString(m),
+					medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit), changeString(m), ciString(m),
 					pString(m.P), pString(m.Q), len(m.Base), len(m.Cand), m.Verdict)}
 			msg := string(m.Verdict)
 			if m.Reason != "" {

@@ -69,7 +69,7 @@ func mdTable(b *strings.Builder, ms []*MetricResult, icon map[Verdict]string) {
 			v += ": " + md(m.Reason)
 		}
 		fmt.Fprintf(b, "| `%s` | %s | %s | %d/%d | %s | %s | %s | %s |\n", m.Key,
-			FormatValue(m.BaseMedian, m.Unit), FormatValue(m.CandMedian, m.Unit), len(m.Base), len(m.Cand),
+			medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit), len(m.Base), len(m.Cand),
 			changeString(m), ciString(m), pString(m.Q), v)
 	}
 }

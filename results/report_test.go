@@ -325,3 +325,30 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Errorf("chromium DOM lacks the kernel fault")
 	}
 }
+
+// A metric recorded on one side only shows "-" for the other side's median,
+// not a median of 0.
+func TestReportOneSidedMetric(t *testing.T) {
+	mk := func(kernel, metric string, i int) *Boot {
+		return &Boot{Kernel: kernel, Index: i, Seq: i, Accel: "kvm", Outcome: OK, Scenarios: []Scenario{{Name: "s", Valid: true,
+			Metrics: []Metric{{Name: metric, Unit: "segments", Better: HigherIsBetter, Value: 60}}}}}
+	}
+	boots := []*Boot{mk("a", "ssai1.cwnd", 0), mk("a", "ssai1.cwnd", 1), mk("b", "ssai0.cwnd", 0), mk("b", "ssai0.cwnd", 1)}
+	c := Compare("a", boots, CompareOptions{})
+	var text, mdown strings.Builder
+	if err := WriteText(&text, c, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&mdown, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ format, out, want string }{
+		{"text", text.String(), "s/ssai1.cwnd  60 segments  -"},
+		{"text", text.String(), "s/ssai0.cwnd  -            60 segments"},
+		{"markdown", mdown.String(), "| `s/ssai0.cwnd` | - | 60 segments |"},
+	} {
+		if !strings.Contains(tc.out, tc.want) {
+			t.Errorf("%s report does not contain %q:\n%s", tc.format, tc.want, tc.out)
+		}
+	}
+}

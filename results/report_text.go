@@ -77,7 +77,7 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 				verdict += ": " + m.Reason
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", m.Key,
-				FormatValue(m.BaseMedian, m.Unit), FormatValue(m.CandMedian, m.Unit), len(m.Base), len(m.Cand),
+				medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit), len(m.Base), len(m.Cand),
 				changeString(m), ciString(m), pString(m.P), pString(m.Q), verdict)
 		}
 		if err := tw.Flush(); err != nil {
