@@ -327,3 +327,36 @@ func TestCompareMax(t *testing.T) {
 		})
 	}
 }
+
+// Join keeps each candidate's own baseline, sums the baselines' boots and
+// keeps a note shared by the comparisons once.
+func TestJoin(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	gen := lognormal("lat.p50", 1000, 0.02)
+	var cs []*Comparison
+	for _, name := range []string{"x", "y"} {
+		boots := append(bootsOf(name+"@old", 4, 0, r, gen), bootsOf(name+"@new", 5, 1, r, gen)...)
+		c := Compare(name+"@old", boots, CompareOptions{})
+		c.Notes = []string{"shared note"}
+		cs = append(cs, c)
+	}
+	j := Join("old run", cs)
+	if j.Baseline != "old run" || j.BaselineBoots.Total != 8 || len(j.Kernels) != 2 || !slices.Equal(j.Notes, []string{"shared note"}) {
+		t.Fatalf("Join = baseline %q, %d baseline boots, %d kernels, notes %q; want old run, 8, 2, one note", j.Baseline, j.BaselineBoots.Total, len(j.Kernels), j.Notes)
+	}
+	for i, want := range []string{"x@old", "y@old"} {
+		k := &j.Kernels[i]
+		if got := j.BaselineOf(k); got != want || k.BaseBoots == nil || k.BaseBoots.Total != 4 {
+			t.Errorf("Join: kernel %s against %q with %+v baseline boots, want %s with 4", k.Kernel, got, k.BaseBoots, want)
+		}
+	}
+	var b strings.Builder
+	if err := WriteText(&b, j, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"x@new vs x@old", "y@new vs y@old", "baseline y@old: 4 boots, 4 ok"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("WriteText(joined) lacks %q:\n%s", want, b.String())
+		}
+	}
+}
