@@ -304,7 +304,10 @@ func timerLoop(ctx context.Context, t *timerThread, t0, interval, end int64) {
 		next += interval
 		if next <= now {
 			skip := (now-next)/interval + 1
-			t.missed += skip
+			// Only deadlines inside the window count as missed.
+			if next < end {
+				t.missed += min(skip, (end-next+interval-1)/interval)
+			}
 			next += skip * interval
 		}
 		// Checking for cancellation is a non-blocking channel read; doing it
