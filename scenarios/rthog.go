@@ -160,6 +160,11 @@ func runRTHog(ctx context.Context, env Env, params any) (*results.Scenario, erro
 	}
 	r.Histograms = append(r.Histograms, c)
 	periods := window / period
+	if fair.late.Max() >= window {
+		// Valid, and the finding itself: nothing let the fair thread run
+		// until the hog stopped.
+		r.Notes = append(r.Notes, fmt.Sprintf("the fair thread was starved for the whole %d ms window: neither RT throttling nor a deadline server let it run", p.WindowMs))
+	}
 	missed := 1 - float64(min(fair.onTime, periods))/float64(periods)
 	r.Metrics = append(r.Metrics,
 		schedMetric("missed_fraction", "ratio", results.LowerIsBetter, missed, true),
