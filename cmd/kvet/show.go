@@ -79,11 +79,20 @@ func writeSummary(w io.Writer, run *results.Run, boots []*results.Boot) {
 	vals := map[string]map[string][]float64{}
 	units := map[string]string{}
 	invalid := map[string]map[string]string{}
+	var notes []string
+	seenNote := map[string]bool{}
 	for _, b := range boots {
 		if b.Outcome != results.OK {
 			continue
 		}
 		for _, s := range b.Scenarios {
+			for _, n := range s.Notes {
+				line := fmt.Sprintf("%s on %s: %s", s.Name, b.Kernel, n)
+				if !seenNote[line] {
+					seenNote[line] = true
+					notes = append(notes, line)
+				}
+			}
 			if !s.Valid {
 				if invalid[s.Name] == nil {
 					invalid[s.Name] = map[string]string{}
@@ -135,6 +144,9 @@ func writeSummary(w io.Writer, run *results.Run, boots []*results.Boot) {
 		for k, why := range ks {
 			fmt.Fprintf(w, "invalid: %s on %s: %s\n", s, k, why)
 		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 }
 
