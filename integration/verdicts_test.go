@@ -23,6 +23,15 @@ scenarios:
   - hackbench
 `
 
+// sysctlScenarios: idle-restart as the guest is configured, and hackbench
+// as something the sysctl must not move.
+const sysctlScenarios = `
+scenarios:
+  - name: idle-restart
+    params: {toggle_sysctl: false}
+  - hackbench
+`
+
 // TestVerdicts: an A/A run says nothing changed; a sysctl that turns off
 // slow start after idle changes the idle-restart behaviour and nothing
 // else; kvet diff compares the two stored runs.
@@ -50,11 +59,12 @@ func TestVerdicts(t *testing.T) {
 		}
 	}
 
-	// (b) the same kernel with net.ipv4.tcp_slow_start_after_idle=0.
+	// (b) the same kernel with net.ipv4.tcp_slow_start_after_idle=0, with
+	// enough boots for a verdict: 7 per kernel, two 1-vCPU guests at a time.
 	ssai := filepath.Join(dir, "ssai")
-	m = writeMatrix(t, "boots: 3\nprofile: quick\naccel: tcg\nkernels:\n  - name: a1\n    deb: "+deb+
-		"\n  - name: ssai0\n    deb: "+deb+"\n    sysctl:\n      net.ipv4.tcp_slow_start_after_idle: 0\n"+verdictScenarios)
-	r = kvet(t, 12*time.Minute, "run", m, "--out", ssai, "--format", "json")
+	m = writeMatrix(t, "boots: 7\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+
+		"\n  - name: ssai0\n    deb: "+deb+"\n    sysctl:\n      net.ipv4.tcp_slow_start_after_idle: 0\n"+sysctlScenarios)
+	r = kvet(t, 15*time.Minute, "run", m, "--out", ssai, "--format", "json")
 	if r.code != 0 {
 		t.Fatalf("sysctl kvet run = exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -85,16 +95,16 @@ func TestVerdicts(t *testing.T) {
 		t.Fatalf("no metric %s in the comparison", key)
 		return nil
 	}
-	// The guest's value names the variant: the baseline restarts cwnd
-	// (ssai1), the candidate keeps it (ssai0).
 	if s := metric("idle-restart/sysctl.net.ipv4.tcp_slow_start_after_idle"); s.BaseMedian != 1 || s.CandMedian != 0 {
 		t.Errorf("recorded sysctl = %g on the baseline, %g on the candidate; want 1 and 0", s.BaseMedian, s.CandMedian)
 	}
-	if r1 := metric("idle-restart/cubic.ssai1.cwnd_after_ratio"); len(r1.Base) == 0 || len(r1.Cand) != 0 || r1.BaseMedian > 0.5 {
-		t.Errorf("ssai=1 cwnd after/before = %v (baseline) %v (candidate); want a restart on the baseline only", r1.Base, r1.Cand)
-	}
-	if r0 := metric("idle-restart/cubic.ssai0.cwnd_after_ratio"); len(r0.Cand) == 0 || len(r0.Base) != 0 || r0.CandMedian < 0.9 {
-		t.Errorf("ssai=0 cwnd after/before = %v (baseline) %v (candidate); want cwnd kept on the candidate only", r0.Base, r0.Cand)
+	// The baseline restarts cwnd after idle, the candidate keeps it: the
+	// kernel-state metric moves by far more than its threshold, and with 7
+	// boots a side the statistics can say so.
+	ratio := metric("idle-restart/cubic.cwnd_after_ratio")
+	if ratio.BaseMedian > 0.5 || ratio.CandMedian < 0.9 || ratio.Verdict != results.Improvement {
+		t.Errorf("cwnd after/before: baseline %v, candidate %v, verdict %s (%s); want a restart on the baseline only, judged an improvement",
+			ratio.Base, ratio.Cand, ratio.Verdict, ratio.Reason)
 	}
 	for _, mr := range k.Metrics {
 		if (mr.Verdict == results.Regression || mr.Verdict == results.Improvement) && mr.Scenario != "idle-restart" {

@@ -19,7 +19,7 @@ const ssaiSysctl = "net.ipv4.tcp_slow_start_after_idle"
 // IdleRestartParams are the parameters of idle-restart.
 type IdleRestartParams struct {
 	Congestion   []string      `yaml:"congestion" json:"congestion" doc:"congestion controls to pin on the sender, each run in turn; one the kernel lacks is noted and skipped (quick [cubic], full [cubic, bbr])"`
-	ToggleSysctl bool          `yaml:"toggle_sysctl" json:"toggle_sysctl" doc:"run with net.ipv4.tcp_slow_start_after_idle set to 1 and to 0 (restored afterwards) instead of only the guest's value (true)"`
+	ToggleSysctl bool          `yaml:"toggle_sysctl" json:"toggle_sysctl" doc:"also run with net.ipv4.tcp_slow_start_after_idle set to 1 and to 0 (restored afterwards), as metrics CC.ssai1.* and CC.ssai0.*; CC.* are always the guest's own setting (true)"`
 	Rounds       int           `yaml:"rounds" json:"rounds" doc:"grow-idle-burst rounds per congestion control and sysctl value (quick 1, full 5)"`
 	Idle         time.Duration `yaml:"idle" json:"idle" doc:"idle time between growing cwnd and the burst; must exceed the RTO (200 ms minimum on loopback); the scenario idles longer when the connection's RTO needs it for a full restart, see idleFor (1s)"`
 	Bulk         int           `yaml:"bulk" json:"bulk" doc:"bytes sent to grow cwnd (8388608)"`
@@ -145,7 +145,14 @@ func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario
 			if err != nil {
 				return nil, fmt.Errorf("idle-restart %s ssai=%s: %w", cc, v, err)
 			}
-			r.Metrics = append(r.Metrics, idleRestartMetrics(cc+".ssai"+v, rounds)...)
+			if v == orig {
+				// As the guest is configured (the matrix's sysctl): the same
+				// names whatever the value, so kernels and variants compare.
+				r.Metrics = append(r.Metrics, idleRestartMetrics(cc, rounds)...)
+			}
+			if p.ToggleSysctl {
+				r.Metrics = append(r.Metrics, idleRestartMetrics(cc+".ssai"+v, rounds)...)
+			}
 			for _, rd := range rounds {
 				if rd.before < 20 {
 					r.Notes = append(r.Notes, fmt.Sprintf("%s ssai=%s: the bulk grew cwnd only to %d segments; a larger bulk shows the restart more clearly", cc, v, rd.before))

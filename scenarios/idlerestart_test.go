@@ -45,6 +45,10 @@ func TestIdleRestartControl(t *testing.T) {
 	if got := tcpMetric(t, r, "cubic.ssai0.burst"); got <= 0 {
 		t.Errorf("idle-restart: cubic.ssai0.burst = %v, want > 0", got)
 	}
+	// The unsuffixed metrics are the host's own setting, whatever it is.
+	if got, want := tcpMetric(t, r, "cubic.cwnd_after"), tcpMetric(t, r, "cubic.ssai"+orig+".cwnd_after"); got != want {
+		t.Errorf("idle-restart: cubic.cwnd_after = %v, want the ssai=%s run's %v", got, orig, want)
+	}
 	var skipped bool
 	for _, n := range r.Notes {
 		skipped = skipped || strings.HasPrefix(n, "kvetnone: skipped")
