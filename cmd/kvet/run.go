@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,7 +216,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	probe := bootSpec(qemu, m, ks[0], specs[ks[0].Name], imgs[ks[0].Name], f.appendArgs, "", log)
 	probe.Timeout = 60 * time.Second
-	accel, warning, err := runner.ChooseAccel(ctx, accel, probe)
+	host := hostInfo(qemu)
+	accel, warning, err := chooseAccel(ctx, accel, cache, host.QEMUVersion, probe)
 	if err != nil {
 		return infra(err)
 	}
@@ -227,20 +229,21 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	// Guests at once, and the host CPUs each one's vCPUs are pinned to.
-	parallel, cpuSets, err := poolShape(f.parallel, m.Parallel, f.isolate, m.CPUs)
+	parallel, cpuSets, spare, err := poolShape(f.parallel, m.Parallel, f.isolate, m.CPUs)
 	if err != nil {
 		return infra(err)
 	}
 	if cpuSets == nil {
 		log.Info("guests not pinned: fewer host CPUs than their vCPUs", "parallel", parallel, "cpus", m.CPUs)
 	} else {
-		claim, err := runner.ClaimCPUs(filepath.Join(cache, "cpus"), cpuSets)
+		// The spare CPUs are claimed too: QEMU's emulator threads go there.
+		claim, err := runner.ClaimCPUs(filepath.Join(cache, "cpus"), append(slices.Clone(cpuSets), spare))
 		if err != nil {
 			return infra(err)
 		}
 		if claim == nil {
 			log.Info("guests not pinned: another kvet holds host CPUs", "parallel", parallel)
-			cpuSets = nil
+			cpuSets, spare = nil, nil
 		}
 		defer claim.Release()
 	}
@@ -266,7 +269,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			names = append(names, k.Name)
 		}
 		run = &results.Run{
-			ID: id, Created: time.Now().UTC(), Host: hostInfo(qemu), Accel: accel, Baseline: baseline,
+			ID: id, Created: time.Now().UTC(), Host: host, Accel: accel, Baseline: baseline,
 			Kernels: kernelInfos(ks, specs), Boots: m.Boots, Profile: m.Profile, Seed: seed,
 			Plan: runner.PlanBoots(names, m.Boots, seed), Matrix: string(matrixYAML), Shard: shard.String(),
 			Parallel: parallel, Isolate: f.isolate, Pinned: cpuSets != nil,
@@ -302,7 +305,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	prog := newProgress(stderr, mode, len(entries))
 	pool := &runner.Pool{
-		Parallel: parallel, Retries: f.retries, Dir: dir, OnEvent: prog.event, CPUSets: cpuSets,
+		Parallel: parallel, Retries: f.retries, Dir: dir, OnEvent: prog.event, CPUSets: cpuSets, SpareCPUs: spare,
 		Launch: func(ctx context.Context, e results.PlanEntry, attempt int, slot runner.Slot) *results.Boot {
 			k := byName[e.Kernel]
 			console := results.ConsoleFile(e.Kernel, e.Index)
@@ -311,7 +314,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			spec.Plan = plan
 			spec.Plan.Seed = run.Seed*1000 + int64(e.Seq)
 			spec.Plan.Sysctl = specs[k.Name].Sysctl
-			spec.HostCPUs = slot.CPUs
+			spec.HostCPUs, spec.EmulatorCPUs = slot.CPUs, slot.Emulator
 			b := runner.Boot(ctx, spec)
 			b.ConsoleFile = console
 			addConfigFacts(b, k)
@@ -332,11 +335,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // poolShape decides how many guests run at once: --isolate means one,
 // otherwise --parallel, the matrix's parallel, or as many as the host's CPUs
 // hold guests of cpus vCPUs. When every guest can have host CPUs of its own,
-// it returns their sets (nil: guests are not pinned).
-func poolShape(flagParallel, matrixParallel int, isolate bool, cpus int) (int, [][]int, error) {
+// it returns their sets (nil: guests are not pinned) and the CPUs left over
+// for QEMU's emulator threads.
+func poolShape(flagParallel, matrixParallel int, isolate bool, cpus int) (int, [][]int, []int, error) {
 	host, err := runner.HostCPUs()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	parallel := flagParallel
 	if parallel == 0 {
@@ -348,7 +352,11 @@ func poolShape(flagParallel, matrixParallel int, isolate bool, cpus int) (int, [
 	if isolate {
 		parallel = 1
 	}
-	return parallel, runner.CPUSets(host, parallel, cpus), nil
+	sets := runner.CPUSets(host, parallel, cpus)
+	if sets == nil {
+		return parallel, nil, nil, nil
+	}
+	return parallel, sets, runner.SpareCPUs(host, sets), nil
 }
 
 // kernelMatrix builds a matrix from --kernel files.
