@@ -72,8 +72,8 @@ boots: 4
 		t.Errorf("run.json parallel %d, isolate %v, pinned %v; want 2, false, %v", run.Parallel, run.Isolate, run.Pinned, wantPinned)
 	}
 	for _, b := range boots {
-		if wantPinned && (len(b.PinnedCPUs) != 1 || !slices.Contains(host[:2], b.PinnedCPUs[0])) {
-			t.Errorf("boot %s pinned to %v, want one of %v", b.Key(), b.PinnedCPUs, host[:2])
+		if wantPinned && (len(b.PinnedCPUs) != 1 || !slices.Contains(host[:2], b.PinnedCPUs[0]) || len(b.EmulatorCPUs) == 0) {
+			t.Errorf("boot %s pinned to %v, emulator %v; want one of %v and emulator CPUs", b.Key(), b.PinnedCPUs, b.EmulatorCPUs, host[:2])
 		}
 		if !wantPinned && len(b.PinnedCPUs) != 0 {
 			t.Errorf("boot %s pinned to %v on a host of %d CPUs", b.Key(), b.PinnedCPUs, len(host))

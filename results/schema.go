@@ -121,6 +121,8 @@ type Boot struct {
 	// PinnedCPUs are the host CPUs the guest's vCPUs were pinned to (vCPU i
 	// on PinnedCPUs[i]); empty when the guest was not pinned.
 	PinnedCPUs []int `json:"pinned_cpus,omitempty"`
+	// EmulatorCPUs are where QEMU's other threads ran when pinned.
+	EmulatorCPUs []int `json:"emulator_cpus,omitempty"`
 
 	Facts     map[string]string `json:"facts,omitempty"`
 	Scenarios []Scenario        `json:"scenarios,omitempty"`

@@ -299,11 +299,11 @@ func (b *boot) attach(ctx context.Context, qmpSock string, deadline <-chan time.
 		}
 	}()
 	if len(b.s.HostCPUs) > 0 {
-		pinned, err := b.pin(ctx)
+		pinned, emulator, err := b.pin(ctx)
 		if err != nil {
 			return err
 		}
-		b.res.PinnedCPUs = pinned
+		b.res.PinnedCPUs, b.res.EmulatorCPUs = pinned, emulator
 	}
 	err = b.guard(ctx, "cont", func() error {
 		_, err := mon.Run([]byte(`{"execute":"cont"}`))

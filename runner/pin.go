@@ -46,6 +46,24 @@ func CPUSets(host []int, slots, vcpus int) [][]int {
 	return sets
 }
 
+// SpareCPUs returns the host CPUs in none of sets: where QEMU's emulator
+// threads can run without taking time from any guest's vCPUs.
+func SpareCPUs(host []int, sets [][]int) []int {
+	used := map[int]bool{}
+	for _, set := range sets {
+		for _, c := range set {
+			used[c] = true
+		}
+	}
+	var spare []int
+	for _, c := range host {
+		if !used[c] {
+			spare = append(spare, c)
+		}
+	}
+	return spare
+}
+
 // vcpuThreads asks QEMU for the host thread of each vCPU, in vCPU order.
 // query-cpus-fast is newer than go-qemu's generated raw schema, so the
 // command is sent as raw JSON.
@@ -91,27 +109,32 @@ func parseCPUsFast(reply []byte) ([]int, error) {
 	return threads, nil
 }
 
-// pin confines QEMU to the boot's host CPUs while the guest is still
-// paused: every QEMU thread (main loop, I/O) to the whole set, then vCPU i
-// to CPU i of the set alone. It returns the CPU each vCPU was pinned to.
-func (b *boot) pin(ctx context.Context) ([]int, error) {
+// pin confines QEMU while the guest is still paused, as libvirt's vcpupin
+// and emulatorpin do: every QEMU thread (main loop, I/O) to the emulator
+// CPUs, then vCPU i to HostCPUs[i] alone. It returns the CPU each vCPU was
+// pinned to and the emulator's CPUs.
+func (b *boot) pin(ctx context.Context) (vcpus, emulator []int, err error) {
 	cpus := b.s.HostCPUs
+	emulator = b.s.EmulatorCPUs
+	if len(emulator) == 0 {
+		emulator = cpus
+	}
 	threads, err := b.vcpuThreads(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var all unix.CPUSet
-	for _, c := range cpus {
+	for _, c := range emulator {
 		all.Set(c)
 	}
 	tids, err := processThreads(b.cmd.Process.Pid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, tid := range tids {
 		// A thread may end between the listing and the call.
 		if err := unix.SchedSetaffinity(tid, &all); err != nil && err != unix.ESRCH {
-			return nil, fmt.Errorf("pin qemu thread %d: %w", tid, err)
+			return nil, nil, fmt.Errorf("pin qemu thread %d: %w", tid, err)
 		}
 	}
 	pinned := make([]int, len(threads))
@@ -120,11 +143,11 @@ func (b *boot) pin(ctx context.Context) ([]int, error) {
 		var one unix.CPUSet
 		one.Set(c)
 		if err := unix.SchedSetaffinity(tid, &one); err != nil {
-			return nil, fmt.Errorf("pin vCPU %d (thread %d) to CPU %d: %w", i, tid, c, err)
+			return nil, nil, fmt.Errorf("pin vCPU %d (thread %d) to CPU %d: %w", i, tid, c, err)
 		}
 		pinned[i] = c
 	}
-	return pinned, nil
+	return pinned, emulator, nil
 }
 
 // processThreads lists a process's thread ids.

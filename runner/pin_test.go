@@ -48,6 +48,24 @@ func TestCPUSets(t *testing.T) {
 	}
 }
 
+func TestSpareCPUs(t *testing.T) {
+	tests := []struct {
+		host []int
+		sets [][]int
+		want []int
+	}{
+		{[]int{0, 1}, [][]int{{0}}, []int{1}},
+		{[]int{0, 1}, [][]int{{0}, {1}}, nil},
+		{[]int{0, 1, 2, 3}, [][]int{{1, 2}}, []int{0, 3}},
+		{[]int{4, 5}, nil, []int{4, 5}},
+	}
+	for _, tt := range tests {
+		if got := SpareCPUs(tt.host, tt.sets); !slices.Equal(got, tt.want) {
+			t.Errorf("SpareCPUs(%v, %v) = %v, want %v", tt.host, tt.sets, got, tt.want)
+		}
+	}
+}
+
 func TestHostCPUs(t *testing.T) {
 	cpus, err := HostCPUs()
 	if err != nil {

@@ -17,9 +17,10 @@ type LaunchFunc func(ctx context.Context, e results.PlanEntry, attempt int, slot
 // run at the same time, so they get disjoint host CPUs.
 type Slot struct {
 	Index int
-	// CPUs are the host CPUs reserved for this slot's guests (see CPUSets);
-	// nil when guests are not pinned.
-	CPUs []int
+	// CPUs are the host CPUs reserved for this slot's guests' vCPUs (see
+	// CPUSets); nil when guests are not pinned. Emulator is where their
+	// QEMU's other threads go: the spare CPUs, or CPUs when there are none.
+	CPUs, Emulator []int
 }
 
 // Event reports the pool's progress.
@@ -53,6 +54,9 @@ type Pool struct {
 	// CPUSets, when it has a set for every worker, pins worker i's guests
 	// to CPUSets[i] (see CPUSets). Otherwise guests are not pinned.
 	CPUSets [][]int
+	// SpareCPUs, when set, take every guest's emulator threads (see
+	// SpareCPUs); otherwise they share their slot's CPUs.
+	SpareCPUs []int
 	// OnEvent, when set, is called for every event, one call at a time.
 	OnEvent func(Event)
 }
@@ -108,7 +112,10 @@ func (p *Pool) Run(ctx context.Context, plan []results.PlanEntry) (Summary, erro
 	for w := 0; w < min(par, max(len(todo), 1)); w++ {
 		slot := Slot{Index: w}
 		if len(p.CPUSets) >= par {
-			slot.CPUs = p.CPUSets[w]
+			slot.CPUs, slot.Emulator = p.CPUSets[w], p.CPUSets[w]
+			if len(p.SpareCPUs) > 0 {
+				slot.Emulator = p.SpareCPUs
+			}
 		}
 		wg.Add(1)
 		go func() {

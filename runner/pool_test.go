@@ -123,11 +123,13 @@ func TestPoolSlots(t *testing.T) {
 		name     string
 		parallel int
 		sets     [][]int
+		spare    []int
 		pinned   bool
 	}{
-		{"pinned", 2, [][]int{{0}, {1}}, true},
-		{"too few sets", 3, [][]int{{0}, {1}}, false},
-		{"no sets", 2, nil, false},
+		{"pinned", 2, [][]int{{0}, {1}}, nil, true},
+		{"pinned with spare CPUs", 2, [][]int{{0}, {1}}, []int{2, 3}, true},
+		{"too few sets", 3, [][]int{{0}, {1}}, []int{2}, false},
+		{"no sets", 2, nil, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,8 +138,9 @@ func TestPoolSlots(t *testing.T) {
 				busy   = map[int]bool{}
 				errs   []string
 				cpusOf = map[int][]int{}
+				emuOf  = map[int][]int{}
 			)
-			p := &Pool{Parallel: tt.parallel, Dir: newDir(t), CPUSets: tt.sets,
+			p := &Pool{Parallel: tt.parallel, Dir: newDir(t), CPUSets: tt.sets, SpareCPUs: tt.spare,
 				Launch: func(ctx context.Context, e results.PlanEntry, attempt int, s Slot) *results.Boot {
 					mu.Lock()
 					if busy[s.Index] {
@@ -145,6 +148,7 @@ func TestPoolSlots(t *testing.T) {
 					}
 					busy[s.Index] = true
 					cpusOf[s.Index] = s.CPUs
+					emuOf[s.Index] = s.Emulator
 					mu.Unlock()
 					time.Sleep(time.Millisecond)
 					mu.Lock()
@@ -165,8 +169,12 @@ func TestPoolSlots(t *testing.T) {
 				switch {
 				case tt.pinned && !slices.Equal(cpus, tt.sets[i]):
 					t.Errorf("slot %d CPUs = %v, want %v", i, cpus, tt.sets[i])
-				case !tt.pinned && cpus != nil:
-					t.Errorf("slot %d CPUs = %v, want none", i, cpus)
+				case !tt.pinned && (cpus != nil || emuOf[i] != nil):
+					t.Errorf("slot %d CPUs = %v, emulator %v, want none", i, cpus, emuOf[i])
+				case tt.pinned && len(tt.spare) > 0 && !slices.Equal(emuOf[i], tt.spare):
+					t.Errorf("slot %d emulator CPUs = %v, want the spare %v", i, emuOf[i], tt.spare)
+				case tt.pinned && len(tt.spare) == 0 && !slices.Equal(emuOf[i], tt.sets[i]):
+					t.Errorf("slot %d emulator CPUs = %v, want its own %v", i, emuOf[i], tt.sets[i])
 				}
 			}
 		})

@@ -38,6 +38,9 @@ type BootSpec struct {
 	// HostCPUs, when set, pins the guest: vCPU i runs on HostCPUs[i] only
 	// and QEMU's other threads on the set (see CPUSets). Default: unpinned.
 	HostCPUs []int
+	// EmulatorCPUs, with HostCPUs, are where QEMU's other threads (main
+	// loop, I/O) run; default HostCPUs. Spare CPUs keep them off the vCPUs'.
+	EmulatorCPUs []int
 }
 
 func (s BootSpec) withDefaults() BootSpec {
