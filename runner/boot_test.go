@@ -148,13 +148,22 @@ func gone(t *testing.T, file string) {
 		if pid <= 0 {
 			continue
 		}
-		st, err := os.ReadFile("/proc/" + f + "/stat")
-		if err != nil {
-			continue
+		// SIGKILL takes effect asynchronously: a killed process may still be
+		// on its way out (state R) for a moment on a busy host.
+		var st []byte
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			st, err = os.ReadFile("/proc/" + f + "/stat")
+			// A dead process reparented to an init that does not reap stays
+			// a zombie: it is gone all the same.
+			if _, rest, _ := strings.Cut(string(st), ") "); err != nil || strings.HasPrefix(rest, "Z") {
+				st = nil
+				break
+			}
+			if time.Now().After(deadline) {
+				break
+			}
 		}
-		// A dead process reparented to an init that does not reap stays a
-		// zombie: it is gone all the same.
-		if _, rest, _ := strings.Cut(string(st), ") "); !strings.HasPrefix(rest, "Z") {
+		if st != nil {
 			t.Errorf("process %d still exists: %s", pid, st)
 		}
 	}
