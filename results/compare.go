@@ -138,7 +138,7 @@ type KernelResult struct {
 	// self, see Join); BaseBoots then counts that baseline's boots.
 	Against   string      `json:"against,omitempty"`
 	BaseBoots *BootCounts `json:"base_boots,omitempty"`
-	Accel  []string   `json:"accel,omitempty"`
+	Accel     []string    `json:"accel,omitempty"`
 	// Faults come first in every report.
 	Faults []Fault `json:"faults,omitempty"`
 	// Tests is the size of the Benjamini-Hochberg family: the metrics with a
