@@ -13,24 +13,7 @@ import (
 )
 
 // TCPCRRParams are the parameters of tcp-crr.
-type TCPCRRParams struct {
-	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window (quick 1s, full 20s)"`
-	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 20, full 1000)"`
-	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes (64)"`
-}
-
-// Validate checks the parameters.
-func (p *TCPCRRParams) Validate() error {
-	switch {
-	case p.Duration <= 0:
-		return fmt.Errorf("duration: %v must be positive", p.Duration)
-	case p.Warmup < 0:
-		return fmt.Errorf("warmup: %d must not be negative", p.Warmup)
-	case p.Size < 1 || p.Size > 1<<20:
-		return fmt.Errorf("size: %d must be in 1..1048576", p.Size)
-	}
-	return nil
-}
+type TCPCRRParams = TCPExchangeParams
 
 func init() {
 	register(Spec{

@@ -11,15 +11,19 @@ import (
 	"github.com/kvet/kvet/scenarios/measure"
 )
 
-// TCPRRParams are the parameters of tcp-rr.
-type TCPRRParams struct {
-	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window (quick 1s, full 20s)"`
-	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded (quick 100, full 10000)"`
-	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes (64)"`
+// TCPExchangeParams are the parameters of tcp-rr and tcp-crr: a measured
+// window of request/response transactions after a warmup.
+type TCPExchangeParams struct {
+	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window"`
+	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded"`
+	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes"`
 }
 
+// TCPRRParams are the parameters of tcp-rr.
+type TCPRRParams = TCPExchangeParams
+
 // Validate checks the parameters.
-func (p *TCPRRParams) Validate() error {
+func (p *TCPExchangeParams) Validate() error {
 	switch {
 	case p.Duration <= 0:
 		return fmt.Errorf("duration: %v must be positive", p.Duration)
