@@ -101,17 +101,10 @@ func idleFor(atLeast time.Duration, cwnd, rtoUs uint32) time.Duration {
 
 func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[IdleRestartParams](params)
+	p, r, err := tcpBegin[IdleRestartParams]("idle-restart", params)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if err := measure.Prepare(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("idle-restart", p)
 	if cc, err := measure.ReadSysctl("net.ipv4.tcp_congestion_control"); err == nil {
 		r.Notes = append(r.Notes, "net.ipv4.tcp_congestion_control = "+cc)
 	}

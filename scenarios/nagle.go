@@ -78,17 +78,10 @@ func init() {
 
 func runNagle(ctx context.Context, env Env, params any) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[NagleParams](params)
+	p, r, err := tcpBegin[NagleParams]("nagle", params)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if err := measure.Prepare(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("nagle", p)
 	gc0 := measure.GCCycles()
 	for _, v := range p.Variants {
 		times, err := nagleVariant(ctx, env, p, v)

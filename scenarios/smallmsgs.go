@@ -46,17 +46,10 @@ func init() {
 
 func runSmallMsgs(ctx context.Context, env Env, params any) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[SmallMsgsParams](params)
+	p, r, err := tcpBegin[SmallMsgsParams]("small-msgs", params)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if err := measure.Prepare(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("small-msgs", p)
 	if m, ok := tcpSysctlMetric("net.ipv4.tcp_autocorking"); ok {
 		r.Metrics = append(r.Metrics, m)
 	}

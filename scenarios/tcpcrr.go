@@ -32,17 +32,10 @@ func init() {
 
 func runTCPCRR(ctx context.Context, env Env, params any) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[TCPCRRParams](params)
+	p, r, err := tcpBegin[TCPCRRParams]("tcp-crr", params)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if err := measure.Prepare(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("tcp-crr", p)
 	h := measure.NewHist()
 	lfd, port, err := measure.Listen(128)
 	if err != nil {

@@ -52,17 +52,10 @@ func init() {
 
 func runTCPRR(ctx context.Context, env Env, params any) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[TCPRRParams](params)
+	p, r, err := tcpBegin[TCPRRParams]("tcp-rr", params)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if err := measure.Prepare(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("tcp-rr", p)
 	h := measure.NewHist()
 	lfd, port, err := measure.Listen(1)
 	if err != nil {

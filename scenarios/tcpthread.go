@@ -88,6 +88,25 @@ func tcpGCCheck(r *results.Scenario, before uint64) {
 	}
 }
 
+// tcpBegin decodes and validates a scenario's parameters, prepares the
+// process for measuring (GC off, memory locked) and starts its result.
+func tcpBegin[T any, PT interface {
+	*T
+	Validate() error
+}](name string, params any) (PT, *results.Scenario, error) {
+	p, err := tcpParams[T](params)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := PT(p).Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := measure.Prepare(); err != nil {
+		return nil, nil, err
+	}
+	return p, tcpResult(name, p), nil
+}
+
 // tcpParams decodes params as the scenario's parameter type: a pointer of
 // that type as given by Defaults, or its JSON.
 func tcpParams[T any](params any) (*T, error) {
