@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/scenarios"
 )
 
@@ -138,5 +139,25 @@ func TestKernelNameFromFile(t *testing.T) {
 		if got := kernelNameFromFile(in); got != want {
 			t.Errorf("kernelNameFromFile(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMergeWarnsOfMissingBoots: a merge of some of the shards says how many
+// boots are missing and how to run them.
+func TestMergeWarnsOfMissingBoots(t *testing.T) {
+	run := results.Run{ID: "r", Seed: 1, Kernels: []results.Kernel{{Name: "a"}},
+		Plan: []results.PlanEntry{{Seq: 0, Kernel: "a", Index: 0}, {Seq: 1, Kernel: "a", Index: 1}}, Shard: "1/2"}
+	shard := t.TempDir()
+	d, err := results.CreateDir(shard, &run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteBoot(&results.Boot{Kernel: "a", Index: 0, Outcome: results.OK}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "merged")
+	code, _, errs := runCLI(t, "merge", "-out", out, shard)
+	if code != 0 || !strings.Contains(errs, "1 of the plan's 2 boots are in no shard") || !strings.Contains(errs, "--resume "+out) {
+		t.Errorf("kvet merge of half the shards = exit %d, stderr %q; want 0 and a warning naming the missing boot", code, errs)
 	}
 }

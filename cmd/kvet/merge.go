@@ -24,5 +24,18 @@ func cmdMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return badInput(err)
 	}
 	fmt.Fprintf(stdout, "merged %d shards of run %s into %s; see it with: kvet show %s\n", len(pos), run.ID, *out, *out)
+	d, _, err := results.OpenDir(*out)
+	if err != nil {
+		return infra(err)
+	}
+	var missing int
+	for _, e := range run.Plan {
+		if !d.HasBoot(e.Kernel, e.Index) {
+			missing++
+		}
+	}
+	if missing > 0 {
+		fmt.Fprintf(stderr, "kvet: warning: %d of the plan's %d boots are in no shard; run them with: kvet run --resume %s\n", missing, len(run.Plan), *out)
+	}
 	return nil
 }
