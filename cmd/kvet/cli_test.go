@@ -47,6 +47,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"missing matrix", []string{"run", filepath.Join(dir, "nope.yaml")}, exitBadInput, "nope.yaml"},
 		{"bad shard", []string{"run", "--shard", "4/3", "--kernel", "x.deb"}, exitBadInput, "shard"},
 		{"bad flag", []string{"run", "--bogus"}, exitBadInput, "bogus"},
+		{"bad events", []string{"run", "--events", "xml", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}, exitBadInput, "--events"},
 		{"show non-run", []string{"show", dir}, exitBadInput, "not a kvet run directory"},
 		{"merge without out", []string{"merge", dir}, exitBadInput, "-out"},
 		{"k8s-job without image", []string{"k8s-job"}, exitBadInput, "--image"},
@@ -59,6 +60,9 @@ func TestCLIExitCodes(t *testing.T) {
 				t.Errorf("kvet %v = exit %d, output %q; want exit %d containing %q", tt.args, code, out+errs, tt.code, tt.want)
 			}
 		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {
+		t.Errorf("bad input left a run directory behind")
 	}
 }
 

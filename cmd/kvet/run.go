@@ -130,10 +130,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	shard := runner.Shard{}
+	if f.shard == "" && old != nil {
+		f.shard = old.Shard // a shard resumes as the same shard
+	}
 	if f.shard != "" {
 		if shard, err = runner.ParseShard(f.shard); err != nil {
 			return badInput(err)
 		}
+	}
+	progressMode := "plain"
+	switch {
+	case f.events == "json":
+		progressMode = "json"
+	case f.events != "":
+		return badInputf("run: --events %q: want json", f.events)
+	case f.quiet:
+		progressMode = "quiet"
+	case isTerminal(stderr):
+		progressMode = "bar"
 	}
 
 	// The machinery: QEMU, kvet itself as a static binary, the caches.
@@ -292,18 +306,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 
 	entries := shard.Select(run.Plan)
-	mode := "plain"
-	switch {
-	case f.events == "json":
-		mode = "json"
-	case f.events != "":
-		return badInputf("run: --events %q: want json", f.events)
-	case f.quiet:
-		mode = "quiet"
-	case isTerminal(stderr):
-		mode = "bar"
-	}
-	prog := newProgress(stderr, mode, len(entries))
+	prog := newProgress(stderr, progressMode, len(entries))
 	pool := &runner.Pool{
 		Parallel: parallel, Retries: f.retries, Dir: dir, OnEvent: prog.event, CPUSets: cpuSets, SpareCPUs: spare,
 		Launch: func(ctx context.Context, e results.PlanEntry, attempt int, slot runner.Slot) *results.Boot {
