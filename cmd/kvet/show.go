@@ -140,6 +140,9 @@ func writeSummary(w io.Writer, run *results.Run, boots []*results.Boot) {
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	tw.Flush()
+	if len(invalid)+len(notes) > 0 {
+		fmt.Fprintln(w)
+	}
 	for s, ks := range invalid {
 		for k, why := range ks {
 			fmt.Fprintf(w, "invalid: %s on %s: %s\n", s, k, why)
