@@ -54,7 +54,6 @@ func badInputf(format string, args ...any) error {
 
 // errFailed is returned when the run completed and its verdict fails it; the
 // report has said why already.
-var errNotBuilt = errors.New("not available in this build")
 
 var errFailed = &exitError{exitRegression, errors.New("kvet: the candidate kernels failed (see the report)")}
 
