@@ -34,7 +34,7 @@ type runFlags struct {
 	memory                          int
 	appendArgs, accel, out, profile string
 	timeout                         time.Duration
-	isolate, quiet                  bool
+	isolate, quiet, verbose         bool
 	resume, shard, events, failOn   string
 	mirror, suite, keyring          string
 	seed                            int64
@@ -61,6 +61,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&f.resume, "resume", "", "resume the run in this directory: run only its missing boots")
 	fs.StringVar(&f.shard, "shard", "", "run shard I of N of the plan (I/N); merge shards with kvet merge")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only failures and the verdict")
+	fs.BoolVar(&f.verbose, "v", false, "debug log: QEMU command lines, QMP events, overhead per boot")
 	fs.StringVar(&f.events, "events", "", "\"json\": progress as JSON lines on standard error")
 	fs.StringVar(&f.failOn, "fail-on", "", "comma-separated verdicts that fail the run: regression, improvement, inconclusive, underpowered, not-comparable, or none (default: the matrix's, regression)")
 	fs.StringVar(&f.mirror, "mirror", "", "Debian-style archive URL (default: the host's apt sources)")
@@ -79,8 +80,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	level := slog.LevelInfo
-	if f.quiet {
+	switch {
+	case f.quiet:
 		level = slog.LevelWarn
+	case f.verbose:
+		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
