@@ -78,6 +78,7 @@ type Builder struct {
 	hashes   map[fileKey]string     // file content hashes by path, size and mtime
 	closures map[closureKey]closure // module resolutions by tree and name
 	indexes  map[string]*kernels.ModuleIndex
+	objects  map[fileKey][]byte // decompressed modules by path, size and mtime
 }
 
 type closureKey struct{ dir, name string }
@@ -91,6 +92,32 @@ type fileKey struct {
 	path  string
 	size  int64
 	mtime time.Time
+}
+
+// moduleObject returns a compressed module decompressed, remembering it
+// like hashFile does, so a cached image costs no decompression.
+func (b *Builder) moduleObject(p string) ([]byte, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	k := fileKey{p, fi.Size(), fi.ModTime()}
+	b.mu.Lock()
+	obj, ok := b.objects[k]
+	b.mu.Unlock()
+	if ok {
+		return obj, nil
+	}
+	if obj, err = kernels.ReadModule(p); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	if b.objects == nil {
+		b.objects = make(map[fileKey][]byte)
+	}
+	b.objects[k] = obj
+	b.mu.Unlock()
+	return obj, nil
 }
 
 // hashFile returns the hex SHA-256 of a file, remembering it by path, size
@@ -282,7 +309,7 @@ func (b *Builder) entries(s Spec, img *Image) ([]entry, error) {
 		}
 		// Compressed modules go in decompressed: the guest would otherwise
 		// decompress them in user space, seconds under TCG, every boot.
-		obj, err := kernels.ReadModule(m.Path)
+		obj, err := b.moduleObject(m.Path)
 		if err != nil {
 			return nil, fmt.Errorf("module %s: %w", m.Name, err)
 		}
