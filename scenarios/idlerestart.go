@@ -200,12 +200,7 @@ func idleRestartRun(ctx context.Context, env Env, p *IdleRestartParams, cc strin
 
 	// The receiver reads each bulk and each burst whole and answers with
 	// one byte, so the sender knows everything was delivered and acked.
-	server := tcpThread(scpu, func() error {
-		fd, done, err := tcpAccept(lfd)
-		if done || err != nil {
-			return err
-		}
-		defer unix.Close(fd)
+	server := tcpServe(scpu, lfd, func(fd int) error {
 		buf := make([]byte, 256<<10)
 		ack := []byte{1}
 		for {

@@ -130,12 +130,7 @@ func nagleVariant(ctx context.Context, env Env, p *NagleParams, variant string) 
 	ccpu, scpu := tcpCPUs(env)
 	reply := p.First + p.Second
 
-	server := tcpThread(scpu, func() error {
-		fd, done, err := tcpAccept(lfd)
-		if done || err != nil {
-			return err
-		}
-		defer unix.Close(fd)
+	server := tcpServe(scpu, lfd, func(fd int) error {
 		// The server's own NODELAY does not matter (it writes once per
 		// exchange) but is pinned so only the variant differs.
 		if err := measure.SetNoDelay(fd, true); err != nil {

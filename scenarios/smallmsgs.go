@@ -63,12 +63,7 @@ func runSmallMsgs(ctx context.Context, env Env, params any) (*results.Scenario, 
 	// The receiver drains the stream until the sender's FIN and answers
 	// with the byte count, so the sender's window covers delivery of every
 	// message and its segment count is final.
-	server := tcpThread(scpu, func() error {
-		fd, done, err := tcpAccept(lfd)
-		if done || err != nil {
-			return err
-		}
-		defer unix.Close(fd)
+	server := tcpServe(scpu, lfd, func(fd int) error {
 		buf := make([]byte, 256<<10)
 		var total uint64
 		for {

@@ -64,12 +64,7 @@ func runTCPRR(ctx context.Context, env Env, params any) (*results.Scenario, erro
 	defer unix.Close(lfd)
 	ccpu, scpu := tcpCPUs(env)
 
-	server := tcpThread(scpu, func() error {
-		fd, done, err := tcpAccept(lfd)
-		if done || err != nil {
-			return err
-		}
-		defer unix.Close(fd)
+	server := tcpServe(scpu, lfd, func(fd int) error {
 		if err := measure.SetNoDelay(fd, true); err != nil {
 			return err
 		}

@@ -44,6 +44,20 @@ func tcpThread(cpu int, fn func() error) <-chan error {
 	return ch
 }
 
+// tcpServe runs a one-connection server on a thread pinned to cpu: it
+// accepts a connection, hands it to fn and closes it. A listener shut down
+// before anyone connected (see tcpJoin) ends it without error.
+func tcpServe(cpu, lfd int, fn func(fd int) error) <-chan error {
+	return tcpThread(cpu, func() error {
+		fd, done, err := tcpAccept(lfd)
+		if done || err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return fn(fd)
+	})
+}
+
 // tcpJoin waits for the client, then shuts the listener down so a server
 // still blocked in accept (the client failed early, or it serves until
 // told to stop) returns, and waits for the server. A server's accept
