@@ -243,8 +243,13 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 	sorted := slices.Clone(boots)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Seq < sorted[j].Seq })
 
-	var order []string // kernels, and metric keys, in first-seen order
-	var keys []string
+	// Kernels in first-seen order; metric keys grouped by scenario, the
+	// scenarios in the order the boots ran them (an invalid run counts, so
+	// the order does not depend on which boot first measured a scenario),
+	// and each scenario's metrics in the order it reports them.
+	var order []string
+	var scOrder []string
+	scKeys := map[string][]string{}
 	kd := map[string]*kernelData{}
 	seenKey := map[string]bool{}
 	for _, b := range sorted {
@@ -270,6 +275,10 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 		}
 		k.accel[b.Accel] = true
 		for _, sc := range b.Scenarios {
+			if _, ok := scKeys[sc.Name]; !ok {
+				scKeys[sc.Name] = nil
+				scOrder = append(scOrder, sc.Name)
+			}
 			if !sc.Valid {
 				k.invalid[sc.Name]++
 				continue
@@ -289,10 +298,15 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 				s.maxSamples = max(s.maxSamples, m.Samples)
 				if !seenKey[key] {
 					seenKey[key] = true
-					keys = append(keys, key)
+					scKeys[sc.Name] = append(scKeys[sc.Name], key)
 				}
 			}
 		}
+	}
+
+	var keys []string
+	for _, sc := range scOrder {
+		keys = append(keys, scKeys[sc]...)
 	}
 
 	c := &Comparison{Schema: ComparisonSchema, Baseline: baseline, Alpha: opt.Alpha}

@@ -360,3 +360,38 @@ func TestJoin(t *testing.T) {
 		}
 	}
 }
+
+// The metrics of a comparison come in the order of the scenarios the boots
+// ran, whichever boot first had a valid run of each: two runs of one plan
+// list the same rows in the same order.
+func TestCompareMetricOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	mk := func(kernel string, seq int, firstValid bool) *Boot {
+		a := Scenario{Name: "a", Valid: firstValid}
+		if firstValid {
+			a.Metrics = []Metric{lognormal("x", 10, 0.1)(r), lognormal("y", 10, 0.1)(r)}
+		} else {
+			a.Invalid = "window too short"
+		}
+		b := Scenario{Name: "b", Valid: true, Metrics: []Metric{lognormal("z", 10, 0.1)(r)}}
+		return &Boot{Kernel: kernel, Seq: seq, Accel: "kvm", Outcome: OK, Scenarios: []Scenario{a, b}}
+	}
+	keys := func(c *Comparison) []string {
+		var ks []string
+		for _, m := range c.Kernels[0].Metrics {
+			ks = append(ks, m.Key)
+		}
+		return ks
+	}
+	want := []string{"a/x", "a/y", "b/z"}
+	// In the second run, scenario a is invalid in the first boots.
+	runs := [][]*Boot{
+		{mk("base", 0, true), mk("cand", 1, true), mk("base", 2, true), mk("cand", 3, true)},
+		{mk("base", 0, false), mk("cand", 1, false), mk("base", 2, true), mk("cand", 3, true)},
+	}
+	for i, boots := range runs {
+		if got := keys(Compare("base", boots, CompareOptions{})); !slices.Equal(got, want) {
+			t.Errorf("run %d: metric order %v, want %v", i, got, want)
+		}
+	}
+}

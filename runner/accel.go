@@ -48,7 +48,7 @@ func ChooseAccel(ctx context.Context, want string, probe BootSpec) (accel, warni
 func probeKVM(ctx context.Context, probe BootSpec) string {
 	f, err := os.OpenFile(kvmDevice, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Sprintf("kvm unavailable: %v", err)
+		return fmt.Sprintf("KVM unavailable: %v", err)
 	}
 	f.Close()
 	probe.Accel = "kvm"
@@ -60,7 +60,7 @@ func probeKVM(ctx context.Context, probe BootSpec) string {
 	if b.Outcome == results.OK {
 		return ""
 	}
-	msg := fmt.Sprintf("kvm is present but broken: the probe boot ended %s (%s)", b.Outcome, b.Reason)
+	msg := fmt.Sprintf("KVM is present but broken: the probe boot ended %s (%s)", b.Outcome, b.Reason)
 	if t := strings.TrimSpace(tail(b.ConsoleTail, 5)); t != "" {
 		msg += "; console:\n" + t + "\n"
 	}

@@ -1,9 +1,12 @@
 package scenarios
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/kvet/kvet/results"
 )
 
 func TestNiceWeightRatio(t *testing.T) {
@@ -63,27 +66,59 @@ func TestFairnessValidate(t *testing.T) {
 	schedCheckDefaults(t, "fairness")
 }
 
+// TestFairnessRun measures on the test's own host, which may be loaded: the
+// structure of the result must always hold, the measured ratios must hold in
+// at least one of a few attempts (other work on a 2-core host can distort
+// one window, never every one; a broken scenario fails them all).
 func TestFairnessRun(t *testing.T) {
-	r := runSched(t, "fairness", &FairnessParams{CPU: 1, Nice: 5, NiceMs: 600, BatchMs: 300, InteractiveMs: 300, Hogs: 2, SleepUs: 10000, RunUs: 1000})
-	if !r.Valid {
-		t.Fatalf("fairness invalid: %s", r.Invalid)
+	const attempts = 3
+	var problems []string
+	for a := 1; a <= attempts; a++ {
+		r := runSched(t, "fairness", &FairnessParams{CPU: 1, Nice: 5, NiceMs: 600, BatchMs: 300, InteractiveMs: 300, Hogs: 2, SleepUs: 10000, RunUs: 1000})
+		if !r.Valid {
+			t.Fatalf("fairness invalid: %s", r.Invalid)
+		}
+		if got, want := schedGet(t, r, "nice.expected").Value, 1024.0/335; got != want {
+			t.Fatalf("nice.expected = %v, want %v", got, want)
+		}
+		lat := schedGet(t, r, "interactive.p50")
+		if lat.Samples < 1 || lat.Value <= 0 || !lat.Timing {
+			t.Fatalf("interactive.p50 = %v over %d samples (timing %v), want > 0 over >= 1, timing", lat.Value, lat.Samples, lat.Timing)
+		}
+		problems = fairnessProblems(r)
+		if len(problems) == 0 {
+			return
+		}
+		t.Logf("attempt %d of %d: %s", a, attempts, strings.Join(problems, "; "))
 	}
-	if got, want := schedGet(t, r, "nice.expected").Value, 1024.0/335; got != want {
-		t.Errorf("nice.expected = %v, want %v", got, want)
+	t.Errorf("fairness measured outside its tolerances in all %d attempts; last: %s", attempts, strings.Join(problems, "; "))
+}
+
+// fairnessProblems lists what a fairness result measured outside what CFS
+// guarantees.
+func fairnessProblems(r *results.Scenario) []string {
+	get := func(name string) results.Metric {
+		for _, m := range r.Metrics {
+			if m.Name == name {
+				return m
+			}
+		}
+		return results.Metric{Value: math.NaN()}
 	}
-	ratio := schedGet(t, r, "nice.ratio").Value
-	if dev := schedGet(t, r, "nice.deviation").Value; dev > FairnessTolerance {
-		t.Errorf("nice.ratio = %.3f, deviation %.3f from 3.06, want <= %v", ratio, dev, FairnessTolerance)
+	var ps []string
+	if dev := get("nice.deviation").Value; !(dev <= FairnessTolerance) {
+		ps = append(ps, fmt.Sprintf("nice.ratio = %.3f, deviation %.3f from 3.06, want <= %v", get("nice.ratio").Value, dev, FairnessTolerance))
 	}
-	if dev := schedGet(t, r, "batch.deviation").Value; dev > FairnessTolerance {
-		t.Errorf("batch.ratio = %.3f, deviation %.3f from 1, want <= %v", schedGet(t, r, "batch.ratio").Value, dev, FairnessTolerance)
+	if dev := get("batch.deviation").Value; !(dev <= FairnessTolerance) {
+		ps = append(ps, fmt.Sprintf("batch.ratio = %.3f, deviation %.3f from 1, want <= %v", get("batch.ratio").Value, dev, FairnessTolerance))
 	}
-	// The interactive task wakes every ~11 ms: about 27 wakeups in 300 ms.
-	lat := schedGet(t, r, "interactive.p50")
-	if lat.Samples < 10 || lat.Value <= 0 || !lat.Timing {
-		t.Errorf("interactive.p50 = %v over %d samples (timing %v), want > 0 over >= 10, timing", lat.Value, lat.Samples, lat.Timing)
+	// The interactive task wakes every ~11 ms: about 27 wakeups in 300 ms
+	// on a quiet CPU.
+	if n := get("interactive.p50").Samples; n < 10 {
+		ps = append(ps, fmt.Sprintf("interactive task woke %d times in 300 ms, want >= 10", n))
 	}
-	if share := schedGet(t, r, "interactive.cpu_share").Value; share <= 0 || share > 0.2 {
-		t.Errorf("interactive.cpu_share = %v, want in (0, 0.2] (1 ms per 11 ms)", share)
+	if share := get("interactive.cpu_share").Value; !(share > 0 && share <= 0.2) {
+		ps = append(ps, fmt.Sprintf("interactive.cpu_share = %v, want in (0, 0.2] (1 ms per 11 ms)", share))
 	}
+	return ps
 }
