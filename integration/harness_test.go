@@ -126,6 +126,7 @@ func cacheDir() (string, error) {
 
 type result struct {
 	code           int
+	pid            int // the kvet process's
 	stdout, stderr string
 	took           time.Duration
 }

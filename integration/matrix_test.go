@@ -222,7 +222,9 @@ func TestMatrixResumeAndShards(t *testing.T) {
 		args := append([]string{"run", m, "--out", out}, common...)
 		// SIGKILL leaves no chance to clean up: QEMU must die with kvet
 		// through the parent-death signal.
-		killAfterBoots(t, root, args, 1+rng.IntN(6), syscall.SIGKILL)
+		killed := killAfterBoots(t, root, args, 1+rng.IntN(6), syscall.SIGKILL)
+		stale := staleDirs(killed.pid)
+		t.Logf("SIGKILL left %d boot directories: %v", len(stale), stale)
 		_, boots := readRun(t, out)
 		if len(boots) == 0 || len(boots) == 18 {
 			t.Fatalf("%d boots recorded before the SIGKILL, want some but not all", len(boots))
@@ -232,6 +234,10 @@ func TestMatrixResumeAndShards(t *testing.T) {
 		r := killAfterBoots(t, root, resume, len(boots)+1+rng.IntN(4), syscall.SIGINT)
 		if r.code != 3 || !strings.Contains(r.stderr, "--resume "+out) {
 			t.Errorf("kvet run after SIGINT = exit %d, want 3 and how to resume:\n%s", r.code, r.stderr)
+		}
+		// The next kvet removed what the killed one left in the temporary folder.
+		if left := staleDirs(killed.pid); len(left) > 0 {
+			t.Errorf("boot directories of the killed kvet (pid %d) still there: %v", killed.pid, left)
 		}
 		if r := kvet(t, 20*time.Minute, resume...); r.code != 0 {
 			t.Fatalf("kvet run --resume = exit %d, want 0\nstderr:\n%s", r.code, r.stderr)
@@ -348,7 +354,7 @@ func killAfterBoots(t *testing.T, root string, args []string, n int, sig syscall
 	}
 	t.Logf("kvet %s: %v after %d boots, %d QEMU running; %v", strings.Join(args, " "), sig, n, len(running), err)
 	noQEMULeft(t, root)
-	r := result{stdout: out.String(), stderr: errb.String()}
+	r := result{stdout: out.String(), stderr: errb.String(), pid: cmd.Process.Pid}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	}
@@ -513,4 +519,15 @@ func editRun(t *testing.T, dir string, edit func(*results.Run)) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// staleDirs lists the boot directories of kvet process pid in the
+// temporary folder.
+func staleDirs(pid int) []string {
+	var dirs []string
+	for _, tag := range []string{"kvet-boot-", "kvet-sock-"} {
+		m, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-*", tag, pid)))
+		dirs = append(dirs, m...)
+	}
+	return dirs
 }

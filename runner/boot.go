@@ -105,7 +105,8 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 	}
 	workDir := s.WorkDir
 	if workDir == "" {
-		d, err := os.MkdirTemp("", "kvet-boot-")
+		cleanStaleOnce.Do(func() { CleanStale(os.TempDir()) })
+		d, err := os.MkdirTemp("", workDirPrefix())
 		if err != nil {
 			fail(fmt.Errorf("work dir: %w", err))
 			return
@@ -123,7 +124,8 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 	sockDir := workDir
 	if len(sockDir) > maxSockDir {
 		// A unix socket path must fit in 108 bytes.
-		d, err := os.MkdirTemp("", "kvet-")
+		cleanStaleOnce.Do(func() { CleanStale(os.TempDir()) })
+		d, err := os.MkdirTemp("", sockDirPrefix())
 		if err != nil {
 			fail(fmt.Errorf("socket dir: %w", err))
 			return
