@@ -131,8 +131,57 @@ type result struct {
 	took           time.Duration
 }
 
-// kvet runs the kvet binary with a time limit.
+// kvet runs the kvet binary with a time limit. A "kvet run --out DIR" whose
+// guest died of a known emulator artefact (see tcgArtefact) is run once
+// more into a fresh DIR: the tests must not depend on TCG's luck, and a
+// kernel fault kvet caused would come back the second time.
 func kvet(t *testing.T, limit time.Duration, args ...string) result {
+	t.Helper()
+	r := kvetOnce(t, limit, args...)
+	out := argAfter(args, "--out")
+	if len(args) == 0 || args[0] != "run" || out == "" {
+		return r
+	}
+	if why := tcgArtefact(out); why != "" {
+		t.Logf("kvet %s: %s; running it again", strings.Join(args, " "), why)
+		os.RemoveAll(out)
+		r = kvetOnce(t, limit, args...)
+	}
+	return r
+}
+
+// argAfter returns the value of flag in args, or "".
+func argAfter(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// tcgArtefact says which boot of the run in dir died of an oops that TCG's
+// multi-threaded translation of the kernel's live code patching causes (an
+// int3 the kernel did not place, seen in sched_clock_cpu), or "".
+func tcgArtefact(dir string) string {
+	d, _, err := results.OpenDir(dir)
+	if err != nil {
+		return ""
+	}
+	boots, err := d.Boots()
+	if err != nil {
+		return ""
+	}
+	for _, b := range boots {
+		if b.Accel == "tcg" && b.Outcome.KernelFault() && strings.Contains(b.ConsoleTail, "Oops: int3") {
+			return fmt.Sprintf("boot %s died of a TCG int3 oops:\n%s", b.Key(), b.ConsoleTail)
+		}
+	}
+	return ""
+}
+
+// kvetOnce runs the kvet binary once with a time limit.
+func kvetOnce(t *testing.T, limit time.Duration, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
