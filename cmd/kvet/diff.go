@@ -205,19 +205,11 @@ func renderReport(w io.Writer, format string, c *results.Comparison, run *result
 
 // parseFailOn reads --fail-on: verdict names, or none (an empty list).
 func parseFailOn(s string) ([]results.Verdict, error) {
-	if s == "none" || s == "" {
-		return nil, nil
+	vs, err := results.ParseFailOn(s)
+	if err != nil {
+		return nil, badInputf("--fail-on %q: %v", s, err)
 	}
-	known := []results.Verdict{results.Regression, results.Improvement, results.Inconclusive, results.Underpowered, results.NotComparable, results.Equivalent}
-	var out []results.Verdict
-	for _, v := range strings.Split(s, ",") {
-		v := results.Verdict(strings.TrimSpace(v))
-		if !slices.Contains(known, v) {
-			return nil, badInputf("--fail-on %q: unknown verdict %q", s, v)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return vs, nil
 }
 
 // mixedMachines says how two runs' machines differ in what moves timings:

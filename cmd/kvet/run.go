@@ -128,9 +128,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	failOn := m.FailOn
 	if f.failOn != "" {
-		failOn = strings.Split(f.failOn, ",")
-		if f.failOn == "none" {
-			failOn = nil
+		vs, err := parseFailOn(f.failOn)
+		if err != nil {
+			return err
+		}
+		failOn = nil
+		for _, v := range vs {
+			failOn = append(failOn, string(v))
 		}
 	}
 	shard := runner.Shard{}

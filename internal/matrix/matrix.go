@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kvet/kvet/kernels"
+	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/scenarios"
 )
 
@@ -338,10 +339,8 @@ func (m *Matrix) fill(root *yaml.Node) error {
 		}
 	}
 	for _, v := range m.FailOn {
-		switch v {
-		case "regression", "improvement", "inconclusive", "underpowered", "not-comparable":
-		default:
-			return bad("fail_on", "fail_on: unknown verdict %q (want regression, improvement, inconclusive, underpowered, not-comparable)", v)
+		if _, err := results.ParseVerdict(v); err != nil {
+			return bad("fail_on", "fail_on: %v", err)
 		}
 	}
 	if len(m.FailOn) == 0 {
