@@ -63,7 +63,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.BoolVar(&f.quiet, "quiet", false, "print only failures and the verdict")
 	fs.BoolVar(&f.verbose, "v", false, "debug log: QEMU command lines, QMP events, overhead per boot")
 	fs.StringVar(&f.events, "events", "", "\"json\": progress as JSON lines on standard error")
-	fs.StringVar(&f.failOn, "fail-on", "", "comma-separated verdicts that fail the run: regression, improvement, inconclusive, underpowered, not-comparable, or none (default: the matrix's, regression)")
+	fs.StringVar(&f.failOn, "fail-on", "", "comma-separated verdicts that fail the run: regression, improvement, inconclusive, underpowered, not-comparable, equivalent, or none (default: the matrix's, regression)")
 	fs.StringVar(&f.mirror, "mirror", "", "Debian-style archive URL (default: the host's apt sources)")
 	fs.StringVar(&f.suite, "suite", "", "archive suite(s), space separated, with --mirror")
 	fs.StringVar(&f.keyring, "keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
