@@ -31,7 +31,7 @@ type Resolver struct {
 	// set; otherwise downloads are reported as log lines.
 	Progress io.Writer
 	Terminal bool
-	HTTP     *http.Client // nil: http.DefaultClient
+	HTTP     *http.Client // nil: a client with connect, header and idle timeouts
 	// SourcesDir is where apt sources and trusted keys are read; default
 	// /etc/apt.
 	SourcesDir string

@@ -23,7 +23,7 @@ import (
 // processes fetching the same file download it once.
 type Fetcher struct {
 	Dir    string
-	HTTP   *http.Client // nil: http.DefaultClient
+	HTTP   *http.Client // nil: a client with DefaultTimeouts
 	Logger *slog.Logger // nil: no log lines
 	// Progress receives a progress bar when Terminal is set; otherwise
 	// progress is reported as plain log lines.
@@ -227,12 +227,7 @@ func (f *Fetcher) transfer(ctx context.Context, url, part string, size int64, na
 	return resumed, nil
 }
 
-func (f *Fetcher) client() *http.Client {
-	if f.HTTP != nil {
-		return f.HTTP
-	}
-	return http.DefaultClient
-}
+func (f *Fetcher) client() *http.Client { return httpClient(f.HTTP) }
 
 func (f *Fetcher) log(msg string, args ...any) {
 	if f.Logger != nil {

@@ -29,7 +29,7 @@ import (
 // when the archive is unreachable.
 type Client struct {
 	CacheDir string
-	HTTP     *http.Client // nil: http.DefaultClient
+	HTTP     *http.Client // nil: a client with DefaultTimeouts
 	Logger   *slog.Logger // nil: no log lines
 	// AptDir holds the system keyrings (trusted.gpg.d); default /etc/apt.
 	AptDir string
@@ -283,11 +283,7 @@ func (c *Client) getOnce(ctx context.Context, u string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := httpClient(c.HTTP).Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +291,11 @@ func (c *Client) getOnce(ctx context.Context, u string) ([]byte, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, &HTTPError{URL: u, Status: resp.StatusCode}
 	}
-	return io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	return b, nil
 }
 
 func (c *Client) arch() string {
