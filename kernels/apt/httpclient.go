@@ -127,6 +127,6 @@ var errIdle = timeoutError("idle timeout")
 
 type timeoutError string
 
-func (e timeoutError) Error() string { return string(e) }
+func (e timeoutError) Error() string   { return string(e) }
 func (e timeoutError) Timeout() bool   { return true }
 func (e timeoutError) Temporary() bool { return true }
