@@ -66,6 +66,7 @@ type boot struct {
 	contAt   time.Time // the guest was started: QEMU's own start-up ends here
 
 	evNotify chan struct{} // a QMP event arrived (capacity 1)
+	panicked chan struct{} // closed when the console shows a kernel panic
 	helloCh  chan struct{} // closed at the Hello frame
 	doneCh   chan struct{} // closed at the Done frame
 }
@@ -86,6 +87,7 @@ func Boot(ctx context.Context, s BootSpec) *results.Boot {
 		evNotify: make(chan struct{}, 1),
 		helloCh:  make(chan struct{}),
 		doneCh:   make(chan struct{}),
+		panicked: make(chan struct{}),
 		res:      &results.Boot{Schema: results.SchemaVersion, Accel: s.Accel, Started: t0},
 	}
 	b.run(ctx, t0)
@@ -164,6 +166,9 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 	}
 	deadline := time.NewTimer(s.Timeout)
 	defer deadline.Stop()
+	stopConsole := make(chan struct{})
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); watchConsole(s.ConsolePath, stopConsole, b.panicked) }()
 
 	if err := b.attach(ctx, qmpSock, deadline.C); err != nil {
 		switch {
@@ -179,6 +184,7 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 		b.watch(ctx, deadline.C)
 	}
 	b.stop()
+	close(stopConsole)
 	ln.Close()
 	if b.mon != nil {
 		b.mon.Disconnect() // QEMU is gone: drains and ends the monitor's reader
@@ -325,8 +331,16 @@ func (b *boot) watch(ctx context.Context, deadline <-chan time.Time) {
 	var grace <-chan time.Time
 	seen := 0
 	done := b.doneCh
+	panicked := b.panicked
 	for {
 		select {
+		case <-panicked:
+			// The console shows a panic the guest may never report (panic=0
+			// without pvpanic): let the rest of its report arrive, then end.
+			panicked = nil
+			if grace == nil {
+				grace = time.After(panicGrace)
+			}
 		case <-ctx.Done():
 			b.ev.Interrupted = true
 			return
