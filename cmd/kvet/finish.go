@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -144,7 +145,11 @@ func isInfraKernelError(err error) bool {
 		unreach  *apt.UnreachableError
 		httpErr  *apt.HTTPError
 		mismatch *apt.MismatchError
+		refused  *apt.IntegrityError
+		download *apt.DownloadError
+		netErr   net.Error
 	)
 	return errors.As(err, &unreach) || errors.As(err, &httpErr) || errors.As(err, &mismatch) ||
+		errors.As(err, &refused) || errors.As(err, &download) || errors.As(err, &netErr) ||
 		errors.Is(err, kernels.ErrNoSources)
 }

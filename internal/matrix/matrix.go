@@ -167,6 +167,9 @@ func (e *Error) Error() string {
 
 // Load reads and parses a matrix file.
 func Load(path string) (*Matrix, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > MaxMatrixBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("%d bytes: a matrix file is at most %d", fi.Size(), MaxMatrixBytes)}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
@@ -202,6 +205,9 @@ func yamlError(file string, err error) error {
 
 // Parse decodes, defaults and validates a matrix.
 func Parse(file string, data []byte) (*Matrix, error) {
+	if len(data) > MaxMatrixBytes {
+		return nil, &Error{File: file, Msg: fmt.Sprintf("%d bytes: a matrix file is at most %d", len(data), MaxMatrixBytes)}
+	}
 	var m Matrix
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -263,6 +269,15 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	ln := locate(root)
 	bad := func(key, format string, args ...any) error {
 		return &Error{File: m.File, Line: ln.top[key], Msg: fmt.Sprintf(format, args...)}
+	}
+	if err := m.explicitZero(ln); err != nil {
+		return err
+	}
+	if err := checkMirror(m.Mirror); err != nil {
+		return bad("mirror", "%v", err)
+	}
+	if len(m.Kernels) > MaxKernels {
+		return bad("kernels", "%d kernels: at most %d", len(m.Kernels), MaxKernels)
 	}
 	if m.Boots == 0 {
 		m.Boots = DefaultBoots

@@ -137,7 +137,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url, sum string, size int64, ext, n
 		}
 		return final, nil
 	}
-	return "", fmt.Errorf("%s: download failed after %d attempts: %w", name, attempts, lastErr)
+	return "", &DownloadError{Name: name, URL: url, Attempts: attempts, Err: lastErr}
 }
 
 // transfer appends the rest of url to part, resuming from its current size.

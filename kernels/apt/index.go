@@ -131,7 +131,7 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 		if stale != nil {
 			return nil, nil, fmt.Errorf("cached %s/%s: %w", archive, suite, err)
 		}
-		return nil, nil, fmt.Errorf("%s: %w; refused", inURL, err)
+		return nil, nil, &IntegrityError{URL: inURL, Err: err}
 	}
 	if stale != nil {
 		stale.Date = rel.Date
@@ -139,7 +139,7 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 			c.Logger.Warn("archive unreachable, using cached index", "archive", archive, "suite", suite, "date", rel.Date.Format(time.RFC1123), "err", stale.Err)
 		}
 	} else if !rel.ValidUntil.IsZero() && c.now().After(rel.ValidUntil) {
-		return nil, nil, fmt.Errorf("%s: expired on %s; refused", inURL, rel.ValidUntil.Format(time.RFC1123))
+		return nil, nil, &IntegrityError{URL: inURL, Err: fmt.Errorf("expired on %s", rel.ValidUntil.Format(time.RFC1123))}
 	}
 
 	var meta cacheMeta
@@ -169,7 +169,7 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 				return nil, nil, err
 			}
 			if got := sha256Hex(body); got != fh.SHA256 || int64(len(body)) != fh.Size {
-				return nil, nil, fmt.Errorf("%s: sha256 mismatch: got %s (%d bytes), want %s (%d bytes); refused", u, got, len(body), fh.SHA256, fh.Size)
+				return nil, nil, &IntegrityError{URL: u, Err: fmt.Errorf("sha256 mismatch: got %s (%d bytes), want %s (%d bytes)", got, len(body), fh.SHA256, fh.Size)}
 			}
 			r, err := decompress(name, body)
 			if err != nil {
