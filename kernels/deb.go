@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kvet/kvet/kernels/apt"
 	"io"
 	"io/fs"
 	"net/textproto"
@@ -46,6 +47,8 @@ type debMeta struct {
 	Config  string `json:"config,omitempty"`  // relative; "" when absent
 	Modules string `json:"modules,omitempty"` // relative; "" when absent
 	SHA256  string `json:"sha256"`            // of the image
+	// Tree is the extraction's own hash, checked at every use.
+	Tree treeSums `json:"tree"`
 }
 
 // FromDeb opens a linux-image .deb and extracts its kernel image, config and
@@ -69,7 +72,13 @@ func FromDeb(ctx context.Context, debPath, cacheDir string) (*Kernel, error) {
 	root := filepath.Join(cacheDir, "extracted")
 	dir := filepath.Join(root, sum)
 	meta, err := readMeta(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	var repaired error
+	if err == nil {
+		if repaired = verifyExtraction(dir, meta); repaired != nil {
+			err = dropExtraction(root, sum)
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) || err == nil && repaired != nil {
 		meta, err = extractOnce(ctx, f, fi.Size(), root, sum)
 	}
 	if err != nil {
@@ -85,6 +94,9 @@ func FromDeb(ctx context.Context, debPath, cacheDir string) (*Kernel, error) {
 	}
 	if meta.Modules != "" {
 		k.ModulesDir = filepath.Join(dir, meta.Modules)
+	}
+	if repaired != nil {
+		k.Warnings = append(k.Warnings, fmt.Sprintf("deb %s: %v: extracted again", debPath, repaired))
 	}
 	if meta.Config != "" {
 		if k.Config, err = readConfig(filepath.Join(dir, meta.Config)); err != nil {
@@ -151,6 +163,9 @@ func extractOnce(ctx context.Context, f io.ReaderAt, size int64, root, sum strin
 	if err != nil {
 		return nil, err
 	}
+	if m.Tree, err = sumTree(tmp, true); err != nil {
+		return nil, err
+	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
@@ -182,7 +197,7 @@ func debSHA256(ctx context.Context, f *os.File, fi fs.FileInfo, debPath, cacheDi
 	}
 	key := sha256.Sum256([]byte(abs))
 	memo := filepath.Join(cacheDir, "debsum", hex.EncodeToString(key[:16]))
-	stamp := fmt.Sprintf("%s\x00%d\x00%d\x00", abs, fi.Size(), fi.ModTime().UnixNano())
+	stamp := fmt.Sprintf("%s\x00%s\x00", abs, apt.FileStamp(fi))
 	if b, err := os.ReadFile(memo); err == nil {
 		if s, ok := strings.CutPrefix(string(b), stamp); ok && isHexSHA256(s) {
 			return s, nil

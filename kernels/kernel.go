@@ -19,4 +19,7 @@ type Kernel struct {
 	// nil when unknown.
 	Config map[string]string
 	SHA256 string // of the image at Vmlinuz
+	// Warnings are what was wrong and repaired on the way (a corrupt cache
+	// entry fetched or extracted again).
+	Warnings []string
 }

@@ -118,7 +118,7 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 				return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 			}
 		}
-		k, err := FromDeb(ctx, path, r.CacheDir)
+		k, err := r.fromDeb(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
@@ -269,13 +269,24 @@ func (r *Resolver) fromPackage(ctx context.Context, p apt.Package) (*Kernel, err
 	if err != nil {
 		return nil, err
 	}
-	k, err := FromDeb(ctx, path, r.CacheDir)
+	k, err := r.fromDeb(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	// The archive's names are the ones results record.
 	k.Package, k.Version = p.Name, p.Version.String()
 	return k, nil
+}
+
+// fromDeb is FromDeb with its repairs logged.
+func (r *Resolver) fromDeb(ctx context.Context, path string) (*Kernel, error) {
+	k, err := FromDeb(ctx, path, r.CacheDir)
+	if err == nil {
+		for _, w := range k.Warnings {
+			r.warn("cache entry corrupt", "repair", w)
+		}
+	}
+	return k, err
 }
 
 func (r *Resolver) packageVersion(p apt.Package) PackageVersion {

@@ -76,7 +76,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url, sum string, size int64, ext, n
 		return "", fmt.Errorf("%s: bad sha256 %q", name, sum)
 	}
 	final := f.Path(sum, ext)
-	if _, err := os.Stat(final); err == nil {
+	if _, err := os.Stat(final); err == nil && f.cachedOK(final, sum, name) {
 		return final, nil
 	}
 	if err := os.MkdirAll(f.Dir, 0o755); err != nil {
@@ -89,7 +89,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url, sum string, size int64, ext, n
 	}
 	defer lock.Unlock()
 	// Another process may have finished it while we waited for the lock.
-	if _, err := os.Stat(final); err == nil {
+	if _, err := os.Stat(final); err == nil && f.cachedOK(final, sum, name) {
 		return final, nil
 	}
 	part := final + ".part"
@@ -135,6 +135,7 @@ func (f *Fetcher) Fetch(ctx context.Context, url, sum string, size int64, ext, n
 		if err := os.Rename(part, final); err != nil {
 			return "", fmt.Errorf("cache: %w", err)
 		}
+		f.markVerified(final, sum)
 		return final, nil
 	}
 	return "", &DownloadError{Name: name, URL: url, Attempts: attempts, Err: lastErr}

@@ -107,6 +107,9 @@ func (c *Client) Index(ctx context.Context, sources []Source) (*Index, error) {
 // cacheMeta records which Packages file a cached selection came from.
 type cacheMeta struct {
 	Sources map[string]string `json:"sources"` // component -> sha256 of the Packages file
+	// Kept is the sha256 of each component's selection as kvet stored it,
+	// checked before it is used.
+	Kept map[string]string `json:"kept"`
 }
 
 func (c *Client) suite(ctx context.Context, archive, suite string, comps []string, kr openpgp.EntityList) ([]Package, *StaleSuite, error) {
@@ -146,7 +149,7 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 	if b, err := os.ReadFile(filepath.Join(dir, "meta.json")); err == nil {
 		json.Unmarshal(b, &meta) // a bad file only costs a download
 	}
-	newMeta := cacheMeta{Sources: map[string]string{}}
+	newMeta := cacheMeta{Sources: map[string]string{}, Kept: map[string]string{}}
 	var all []Package
 	sel := map[string][]byte{}
 	for _, comp := range comps {
@@ -157,7 +160,7 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 		selFile := filepath.Join(dir, comp+".packages")
 		var raw []byte
 		if meta.Sources[comp] == fh.SHA256 {
-			raw, _ = os.ReadFile(selFile)
+			raw = c.readKept(selFile, meta.Kept[comp])
 		}
 		if raw == nil {
 			if stale != nil {
@@ -181,6 +184,7 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 			sel[comp] = raw
 		}
 		newMeta.Sources[comp] = fh.SHA256
+		newMeta.Kept[comp] = sha256Hex(raw)
 		pkgs, err := ParsePackages(bytes.NewReader(raw), nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s/%s %s: %w", archive, suite, comp, err)
