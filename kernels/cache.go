@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kvet/kvet/kernels/apt"
 )
 
 // The kernel cache, under a Resolver's CacheDir:
@@ -138,6 +140,7 @@ func (r *Resolver) Prune(keep ...string) ([]CacheEntry, error) {
 		if err := os.Remove(e.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, fmt.Errorf("prune: %w", err)
 		}
+		apt.RemoveCached(e.Path) // its verification stamp
 		dir := filepath.Dir(e.Path)
 		os.Remove(filepath.Join(dir, e.SHA256+".json"))
 		os.Remove(e.Path + ".lock")
