@@ -97,12 +97,17 @@ type Dir struct {
 	Path string
 }
 
+// ErrRunExists is CreateDir's refusal of a directory that holds a run.
+var ErrRunExists = errors.New("already holds a run (use --resume to continue it)")
+
 // CreateDir makes a new run directory and writes run.json. It refuses a
-// directory that already holds a run.
-func CreateDir(path string, run *Run) (*Dir, error) {
+// directory that already holds a run (ErrRunExists); when it fails, it
+// leaves nothing it made behind.
+func CreateDir(path string, run *Run) (d *Dir, err error) {
 	if _, err := os.Stat(filepath.Join(path, RunFile)); err == nil {
-		return nil, fmt.Errorf("run directory %s: already holds a run (use --resume to continue it)", path)
+		return nil, fmt.Errorf("run directory %s: %w", path, ErrRunExists)
 	}
+	defer undoMkdirs(path, &err)()
 	for _, d := range []string{path, filepath.Join(path, BootsDir), filepath.Join(path, ConsoleDir)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("run directory: %w", err)
@@ -176,4 +181,23 @@ func (d *Dir) Boots() ([]*Boot, error) {
 // WriteFile writes a named file (a report, the comparison) atomically.
 func (d *Dir) WriteFile(name string, data []byte) error {
 	return WriteFileAtomic(filepath.Join(d.Path, name), data)
+}
+
+// undoMkdirs notes which of a run directory's parts do not exist yet and
+// returns a function that, when *err is set, removes those that were made.
+func undoMkdirs(path string, err *error) func() {
+	var fresh []string
+	for _, d := range []string{filepath.Join(path, BootsDir), filepath.Join(path, ConsoleDir), path} {
+		if _, statErr := os.Stat(d); statErr != nil {
+			fresh = append(fresh, d)
+		}
+	}
+	return func() {
+		if *err == nil {
+			return
+		}
+		for _, d := range fresh {
+			os.Remove(d) // only if empty: nothing of anyone else's goes
+		}
+	}
 }

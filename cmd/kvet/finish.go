@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -147,9 +148,10 @@ func isInfraKernelError(err error) bool {
 		mismatch *apt.MismatchError
 		refused  *apt.IntegrityError
 		download *apt.DownloadError
-		netErr   net.Error
+		urlErr   *url.Error // a request that failed on the network
+		netErr   *net.OpError
 	)
 	return errors.As(err, &unreach) || errors.As(err, &httpErr) || errors.As(err, &mismatch) ||
-		errors.As(err, &refused) || errors.As(err, &download) || errors.As(err, &netErr) ||
+		errors.As(err, &refused) || errors.As(err, &download) || errors.As(err, &urlErr) || errors.As(err, &netErr) ||
 		errors.Is(err, kernels.ErrNoSources)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"text/tabwriter"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/kernels"
 )
 
@@ -41,6 +42,9 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if err := matrix.CheckMirror(*mirror); err != nil {
+		return badInputf("kernels %s: --%v", sub, err)
 	}
 	cache := *cacheFlag
 	if cache == "" {

@@ -79,6 +79,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkFormat(f.format); err != nil {
 		return err
 	}
+	if err := checkRunFlags(&f); err != nil {
+		return err
+	}
 	level := slog.LevelInfo
 	switch {
 	case f.quiet:
@@ -90,9 +93,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	// The run directory and the matrix.
 	var (
-		m   *matrix.Matrix
-		dir *results.Dir
-		old *results.Run
+		m        *matrix.Matrix
+		dir      *results.Dir
+		old      *results.Run
+		keptPool bool // a resumed run keeps its recorded pool and pinning
 	)
 	switch {
 	case f.resume != "":
@@ -106,6 +110,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if m, err = matrix.Parse(filepath.Join(f.resume, results.RunFile)+" (matrix)", []byte(old.Matrix)); err != nil {
 			return badInput(err)
 		}
+		if _, err := dir.Boots(); err != nil {
+			return badInput(fmt.Errorf("run: resume %s: %w", f.resume, err)) // as kvet show says
+		}
+		keptPool = resumePool(&f, old)
 	case len(f.kernels) > 0:
 		if len(pos) > 0 {
 			return badInputf("run: give a matrix file or --kernel, not both")
@@ -255,6 +263,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return infra(err)
 	}
+	if keptPool && !old.Pinned {
+		cpuSets, spare = nil, nil
+	}
 	if cpuSets == nil {
 		log.Info("guests not pinned: fewer host CPUs than their vCPUs", "parallel", parallel, "cpus", m.CPUs)
 	} else {
@@ -301,7 +312,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			out = filepath.Join("results", id)
 		}
 		if dir, err = results.CreateDir(out, run); err != nil {
-			return badInput(err)
+			return runDirError(err)
 		}
 	}
 	setup := time.Since(setupStart)
@@ -565,9 +576,9 @@ func kernelError(name string, err error) error {
 		return infra(fmt.Errorf("kernel %s: interrupted", name))
 	}
 	if isInfraKernelError(err) {
-		return infra(fmt.Errorf("kernel %s: %w", name, err))
+		return infra(withKernel(name, err))
 	}
-	return badInput(fmt.Errorf("kernel %s: %w", name, err))
+	return badInput(withKernel(name, err))
 }
 
 func defaultCacheDir() (string, error) {

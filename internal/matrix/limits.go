@@ -35,8 +35,8 @@ func (m *Matrix) explicitZero(ln lines) error {
 	return nil
 }
 
-// checkMirror validates mirror: as an http or https URL with a host.
-func checkMirror(mirror string) error {
+// CheckMirror validates mirror: as an http or https URL with a host.
+func CheckMirror(mirror string) error {
 	if mirror == "" {
 		return nil
 	}

@@ -273,7 +273,7 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	if err := m.explicitZero(ln); err != nil {
 		return err
 	}
-	if err := checkMirror(m.Mirror); err != nil {
+	if err := CheckMirror(m.Mirror); err != nil {
 		return bad("mirror", "%v", err)
 	}
 	if len(m.Kernels) > MaxKernels {
