@@ -62,6 +62,7 @@ type Spec struct {
 type Image struct {
 	Path    string   // the cpio file
 	Hash    string   // hex SHA-256 of the inputs: the cache key
+	SHA256  string   // hex SHA-256 of the image itself, as built
 	Cached  bool     // it was already in the cache
 	Load    []string // modules the guest will load, in order
 	Skipped []string // optional modules left out, each with why
@@ -206,7 +207,7 @@ func (b *Builder) Build(ctx context.Context, s Spec) (*Image, error) {
 	}
 	dir := filepath.Join(cacheDir, "images")
 	img.Path = filepath.Join(dir, img.Hash+".cpio")
-	if _, err := os.Stat(img.Path); err == nil {
+	if cached(img, log) {
 		img.Cached = true
 		log.Debug("image cached", "kernel", kernelName(s.Kernel), "path", img.Path)
 		return img, nil
@@ -219,11 +220,14 @@ func (b *Builder) Build(ctx context.Context, s Spec) (*Image, error) {
 		return nil, fmt.Errorf("image lock: %w", err)
 	}
 	defer lock.Unlock()
-	if _, err := os.Stat(img.Path); err == nil {
+	if cached(img, log) {
 		img.Cached = true // another process built it while we waited
 		return img, nil
 	}
 	if err := write(ctx, dir, img.Path, entries); err != nil {
+		return nil, fmt.Errorf("image for %s: %w", kernelName(s.Kernel), err)
+	}
+	if err := recordSum(img); err != nil {
 		return nil, fmt.Errorf("image for %s: %w", kernelName(s.Kernel), err)
 	}
 	log.Info("image built", "kernel", kernelName(s.Kernel), "path", img.Path, "modules", img.Load, "skipped", img.Skipped, "took", time.Since(start))
