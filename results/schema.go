@@ -104,6 +104,10 @@ type Boot struct {
 
 	Release string `json:"release,omitempty"` // uname -r as the guest reported it
 	Accel   string `json:"accel"`             // "kvm" or "tcg"
+	// KernelSHA256 and InitrdSHA256 are the hashes of the files QEMU was
+	// given, taken as it started: what actually booted.
+	KernelSHA256 string `json:"kernel_sha256,omitempty"`
+	InitrdSHA256 string `json:"initrd_sha256,omitempty"`
 
 	Outcome Outcome `json:"outcome"`
 	Reason  string  `json:"reason,omitempty"` // why the outcome, one line

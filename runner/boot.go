@@ -158,6 +158,12 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 		b.readFrames(conn)
 	}()
 
+	if err := checkFiles(*s, b.res); err != nil {
+		ln.Close()
+		b.wg.Wait()
+		fail(err)
+		return
+	}
 	if err := b.start(qmpSock, portSock); err != nil {
 		ln.Close()
 		b.wg.Wait()
@@ -561,6 +567,7 @@ func (b *boot) finish(t0, end time.Time) {
 	}
 	ev.Console = readTail(b.s.ConsolePath, consoleKeep)
 	b.res.Outcome, b.res.Reason = Classify(*ev)
+	checkRelease(b.s.Expect, b.res)
 	if b.res.Outcome != results.OK {
 		b.res.ConsoleTail = tail(ev.Console, ConsoleTailLines)
 	}

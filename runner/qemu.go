@@ -41,6 +41,9 @@ type BootSpec struct {
 	// EmulatorCPUs, with HostCPUs, are where QEMU's other threads (main
 	// loop, I/O) run; default HostCPUs. Spare CPUs keep them off the vCPUs'.
 	EmulatorCPUs []int
+	// Expect is what the files and the guest must be; checked, and what
+	// booted recorded, at every boot.
+	Expect Expect
 }
 
 func (s BootSpec) withDefaults() BootSpec {

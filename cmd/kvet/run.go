@@ -498,6 +498,7 @@ func bootSpec(qemu string, m *matrix.Matrix, k *kernels.Kernel, spec kernels.Spe
 		Append: strings.TrimSpace(spec.Cmdline + " " + appendArgs),
 		CPUs:   m.CPUs, MemoryMB: m.Memory, Timeout: time.Duration(m.Timeout),
 		ConsolePath: console, Logger: log.With("kernel", k.Name),
+		Expect: runner.Expect{Name: k.Name, KernelSHA256: k.SHA256, InitrdSHA256: img.SHA256, Release: k.Release},
 	}
 }
 
