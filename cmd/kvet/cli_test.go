@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/scenarios"
@@ -102,37 +100,6 @@ func TestScenariosListsEverySuiteMember(t *testing.T) {
 	}
 	if !strings.Contains(out, "catches:") || !strings.Contains(out, "parameters (quick / full):") {
 		t.Errorf("kvet scenarios lacks catches or parameters:\n%s", out)
-	}
-}
-
-func TestK8sJobManifest(t *testing.T) {
-	code, out, errs := runCLI(t, "k8s-job", "--image", "registry.example/kvet:1", "--shards", "4", "--seed", "7")
-	if code != 0 {
-		t.Fatalf("kvet k8s-job = exit %d: %s", code, errs)
-	}
-	var job struct {
-		Kind string
-		Spec struct {
-			CompletionMode string `yaml:"completionMode"`
-			Completions    int
-			Template       struct {
-				Spec struct {
-					Containers []struct {
-						Image   string
-						Command []string
-					}
-				}
-			}
-		}
-	}
-	if err := yaml.Unmarshal([]byte(out), &job); err != nil {
-		t.Fatalf("manifest is not YAML: %v\n%s", err, out)
-	}
-	c := job.Spec.Template.Spec.Containers
-	if job.Kind != "Job" || job.Spec.CompletionMode != "Indexed" || job.Spec.Completions != 4 || len(c) != 1 ||
-		c[0].Image != "registry.example/kvet:1" || !strings.Contains(strings.Join(c[0].Command, " "), `--shard "$i/4"`) ||
-		!strings.Contains(strings.Join(c[0].Command, " "), "--seed 7") {
-		t.Errorf("manifest = %+v", job)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -30,13 +31,23 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *shards < 1 {
 		return badInputf("k8s-job: --shards must be at least 1")
 	}
+	if *parallel < 0 {
+		return badInputf("k8s-job: --parallelism %d is negative", *parallel)
+	}
 	if *parallel == 0 {
 		*parallel = *shards
 	}
-	script := fmt.Sprintf(`set -e
-i=$((JOB_COMPLETION_INDEX + 1))
-exec kvet run /matrix/matrix.yaml --seed %d --run-id %s --shard "$i/%d" --out "/results/%s/shard-$i" --events json --fail-on none`,
-		*seed, *runID, *shards, *runID)
+	if err := checkJobNames(*name, *image, *configMap, *claim, *runID, *cpus, *mem); err != nil {
+		return badInput(fmt.Errorf("k8s-job: %w", err))
+	}
+	// Values reach the script as environment variables, never as its text:
+	// nothing the user types is parsed by the shell.
+	env := []any{
+		map[string]any{"name": "XDG_CACHE_HOME", "value": "/cache"},
+		map[string]any{"name": "KVET_RUN_ID", "value": *runID},
+		map[string]any{"name": "KVET_SEED", "value": strconv.FormatInt(*seed, 10)},
+		map[string]any{"name": "KVET_SHARDS", "value": strconv.Itoa(*shards)},
+	}
 	res := map[string]any{"cpu": *cpus, "memory": *mem, "devices.kubevirt.io/kvm": "1"}
 	job := map[string]any{
 		"apiVersion": "batch/v1",
@@ -46,7 +57,11 @@ exec kvet run /matrix/matrix.yaml --seed %d --run-id %s --shard "$i/%d" --out "/
 			"completionMode": "Indexed",
 			"completions":    *shards,
 			"parallelism":    *parallel,
-			"backoffLimit":   *shards * 2,
+			// Each shard is retried on its own, resuming its directory;
+			// bad input (exit 2) fails the shard at once, and a node
+			// drained under it costs no retry.
+			"backoffLimitPerIndex": 2,
+			"podFailurePolicy":     podFailurePolicy(),
 			"template": map[string]any{
 				"metadata": map[string]any{"labels": map[string]any{"app": "kvet"}},
 				"spec": map[string]any{
@@ -54,12 +69,12 @@ exec kvet run /matrix/matrix.yaml --seed %d --run-id %s --shard "$i/%d" --out "/
 					"containers": []any{map[string]any{
 						"name":    "kvet",
 						"image":   *image,
-						"command": []string{"/bin/sh", "-c", script},
+						"command": []string{"/bin/sh", "-c", shardScript},
 						// /dev/kvm comes from the node through a device plugin
 						// (KubeVirt's exposes devices.kubevirt.io/kvm); without
 						// one, run privileged with a hostPath /dev/kvm instead.
 						"resources":    map[string]any{"requests": res, "limits": res},
-						"env":          []any{map[string]any{"name": "XDG_CACHE_HOME", "value": "/cache"}},
+						"env":          env,
 						"volumeMounts": []any{map[string]any{"name": "matrix", "mountPath": "/matrix"}, map[string]any{"name": "results", "mountPath": "/results"}, map[string]any{"name": "cache", "mountPath": "/cache"}},
 					}},
 					"volumes": []any{
