@@ -82,7 +82,9 @@ func Classify(e Evidence) (results.Outcome, string) {
 	line, panicked := panicLine(e.Console)
 	if e.has("GUEST_PANICKED") || panicked {
 		if !panicked {
-			line = "guest panicked (pvpanic); last console line: " + lastLine(e.Console)
+			line = "guest panicked (pvpanic); " + consoleQuote(e.Console)
+		} else if r, _ := firstReport(e.Console); !strings.Contains(line, r) {
+			line = r + "; then " + line // the report that led to the panic first
 		}
 		return results.KernelPanic, line
 	}
@@ -111,7 +113,7 @@ func Classify(e Evidence) (results.Outcome, string) {
 		return results.OK, ""
 	}
 	if e.Timeout > 0 {
-		return results.Hang, fmt.Sprintf("no done frame within %s; last console line: %s", e.Timeout, lastLine(e.Console))
+		return results.Hang, fmt.Sprintf("no done frame within %s; %s", e.Timeout, consoleQuote(e.Console))
 	}
 	if e.has("SHUTDOWN:guest-reset") {
 		return results.AgentError, "guest reset"
@@ -123,7 +125,7 @@ func Classify(e Evidence) (results.Outcome, string) {
 		return results.AgentError, "agent: " + e.AgentErrors[0]
 	}
 	if e.has("SHUTDOWN:guest-shutdown") {
-		return results.AgentError, "guest powered off without a done frame; last console line: " + lastLine(e.Console)
+		return results.AgentError, "guest powered off without a done frame; " + consoleQuote(e.Console)
 	}
 	if e.Exited && e.ExitErr != nil {
 		msg := "qemu exited: " + e.ExitErr.Error()
