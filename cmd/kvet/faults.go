@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/results"
 )
 
@@ -34,12 +35,12 @@ func checkRunFlags(f *runFlags) error {
 		return badInputf("run: --parallel %d: want 0 (as many as the host's CPUs allow) or more", f.parallel)
 	case f.retries < 0 || f.retries > 10:
 		return badInputf("run: --retries %d: out of range 0..10", f.retries)
-	case f.boots < 0 || f.boots > 1000:
-		return badInputf("run: --boots %d: out of range 1..1000", f.boots)
-	case f.cpus < 0 || f.cpus > 64:
-		return badInputf("run: --cpus %d: out of range 1..64", f.cpus)
-	case f.memory < 0 || f.memory > 0 && f.memory < 128:
-		return badInputf("run: --memory %d: at least 128 (MiB)", f.memory)
+	case f.boots < 0 || f.boots > matrix.MaxBoots:
+		return badInputf("run: --boots %d: out of range 1..%d", f.boots, matrix.MaxBoots)
+	case f.cpus < 0 || f.cpus > matrix.MaxCPUs:
+		return badInputf("run: --cpus %d: out of range 1..%d", f.cpus, matrix.MaxCPUs)
+	case f.memory < 0 || f.memory > 0 && f.memory < matrix.MinMemory:
+		return badInputf("run: --memory %d: at least %d (MiB)", f.memory, matrix.MinMemory)
 	case f.timeout < 0:
 		return badInputf("run: --timeout %s: want a positive duration", f.timeout)
 	}

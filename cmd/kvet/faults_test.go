@@ -133,3 +133,28 @@ func TestRunDirErrors(t *testing.T) {
 		t.Errorf("CreateDir(existing run) = %v, exit %d; want exit %d", err, code, exitBadInput)
 	}
 }
+
+func TestResumePoolKeepsTheRecordedPool(t *testing.T) {
+	rec := &results.Run{Parallel: 1, Isolate: false, Pinned: false}
+	for _, tt := range []struct {
+		name     string
+		flags    runFlags
+		kept     bool
+		parallel int
+	}{
+		{"no flags", runFlags{}, true, 1},
+		{"--parallel 2", runFlags{parallel: 2}, false, 2},
+		{"--isolate", runFlags{isolate: true}, false, 0},
+	} {
+		f := tt.flags
+		if kept := resumePool(&f, rec); kept != tt.kept || f.parallel != tt.parallel {
+			t.Errorf("resumePool(%s) = %v, parallel %d; want %v, %d", tt.name, kept, f.parallel, tt.kept, tt.parallel)
+		}
+	}
+	// With the recorded pool of one guest, the pool shape is one guest.
+	f := runFlags{}
+	resumePool(&f, rec)
+	if parallel, _, _, err := poolShape(f.parallel, 0, f.isolate, 2); err != nil || parallel != 1 {
+		t.Errorf("poolShape after resume = %d, %v; want 1 guest as recorded", parallel, err)
+	}
+}

@@ -14,6 +14,14 @@ const MaxKernels = 1000
 // MaxMatrixBytes bounds a matrix file's size for the same reason.
 const MaxMatrixBytes = 4 << 20
 
+// Ranges of the settings a flag can override too; both are checked
+// against these.
+const (
+	MaxBoots  = 1000
+	MaxCPUs   = 64
+	MinMemory = 128 // MiB
+)
+
 // explicitZero refuses 0 written out for fields whose 0 would otherwise
 // silently mean "the default": the same ranges hold for a flag and a YAML
 // value.

@@ -282,8 +282,8 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	if m.Boots == 0 {
 		m.Boots = DefaultBoots
 	}
-	if m.Boots < 1 || m.Boots > 1000 {
-		return bad("boots", "boots: %d is out of range 1..1000", m.Boots)
+	if m.Boots < 1 || m.Boots > MaxBoots {
+		return bad("boots", "boots: %d is out of range 1..%d", m.Boots, MaxBoots)
 	}
 	if m.Profile == "" {
 		m.Profile = scenarios.Quick
@@ -302,14 +302,14 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	if m.CPUs == 0 {
 		m.CPUs = DefaultCPUs
 	}
-	if m.CPUs < 1 || m.CPUs > 64 {
-		return bad("cpus", "cpus: %d is out of range 1..64", m.CPUs)
+	if m.CPUs < 1 || m.CPUs > MaxCPUs {
+		return bad("cpus", "cpus: %d is out of range 1..%d", m.CPUs, MaxCPUs)
 	}
 	if m.Memory == 0 {
 		m.Memory = DefaultMemory
 	}
-	if m.Memory < 128 {
-		return bad("memory", "memory: %d MiB is too little (at least 128)", m.Memory)
+	if m.Memory < MinMemory {
+		return bad("memory", "memory: %d MiB is too little (at least %d)", m.Memory, MinMemory)
 	}
 	if m.Timeout == 0 {
 		m.Timeout = DefaultTimeout
