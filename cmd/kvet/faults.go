@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/results"
@@ -21,7 +22,7 @@ func withKernel(name string, err error) error {
 // runDirError is bad input when the directory already holds a run and an
 // infrastructure failure otherwise (a full disk, an I/O error).
 func runDirError(err error) error {
-	if errors.Is(err, results.ErrRunExists) {
+	if errors.Is(err, results.ErrRunExists) && !diskFault(err) {
 		return badInput(err)
 	}
 	return infra(err)
@@ -56,4 +57,16 @@ func resumePool(f *runFlags, old *results.Run) bool {
 	}
 	f.parallel, f.isolate = old.Parallel, old.Isolate
 	return true
+}
+
+// diskFault says whether err is the host's storage failing (full, over
+// quota, read-only, an I/O error): an infrastructure failure wherever it
+// happens, never bad input.
+func diskFault(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,5 +158,20 @@ func TestResumePoolKeepsTheRecordedPool(t *testing.T) {
 	resumePool(&f, rec)
 	if parallel, _, _, err := poolShape(f.parallel, 0, f.isolate, 2); err != nil || parallel != 1 {
 		t.Errorf("poolShape after resume = %d, %v; want 1 guest as recorded", parallel, err)
+	}
+}
+
+func TestDiskFaultsAreInfrastructure(t *testing.T) {
+	for _, err := range []error{
+		&os.PathError{Op: "write", Path: "/cache/extracted/x/vmlinuz", Err: syscall.ENOSPC},
+		fmt.Errorf("image for a: %w", &os.PathError{Op: "write", Path: "/cache/images/x.cpio", Err: syscall.EDQUOT}),
+		&os.PathError{Op: "open", Path: "/cache/debs/x.deb", Err: syscall.EIO},
+	} {
+		if code := exitCode(kernelError("a", err)); code != exitInfra {
+			t.Errorf("kernelError(%v) = exit %d, want %d", err, code, exitInfra)
+		}
+	}
+	if code := exitCode(kernelError("a", &os.PathError{Op: "open", Path: "a.deb", Err: syscall.ENOENT})); code != exitBadInput {
+		t.Errorf("kernelError(missing file) = exit %d, want %d", code, exitBadInput)
 	}
 }

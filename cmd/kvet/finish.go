@@ -153,5 +153,5 @@ func isInfraKernelError(err error) bool {
 	)
 	return errors.As(err, &unreach) || errors.As(err, &httpErr) || errors.As(err, &mismatch) ||
 		errors.As(err, &refused) || errors.As(err, &download) || errors.As(err, &urlErr) || errors.As(err, &netErr) ||
-		errors.Is(err, kernels.ErrNoSources)
+		errors.Is(err, kernels.ErrNoSources) || diskFault(err)
 }
