@@ -45,6 +45,9 @@ func checkRunFlags(f *runFlags) error {
 	case f.timeout < 0:
 		return badInputf("run: --timeout %s: want a positive duration", f.timeout)
 	}
+	if err := matrix.CheckMirror(f.mirror); err != nil {
+		return badInputf("run: --%v", err)
+	}
 	return nil
 }
 

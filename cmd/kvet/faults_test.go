@@ -67,7 +67,7 @@ func TestFaultExitCodes(t *testing.T) {
 		}, exitBadInput, []string{`"ht!tp://x y" is not a URL`}},
 		{"malformed --mirror on run", func(t *testing.T) []string {
 			return []string{"run", "--mirror", "deb.debian.org/debian", "--suite", "stable", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}
-		}, exitBadInput, []string{"want an http:// or https:// URL"}},
+		}, exitBadInput, []string{`run: --mirror: "deb.debian.org/debian": want an http:// or https:// URL`}},
 		{"--parallel -1", func(t *testing.T) []string {
 			return []string{"run", "--parallel", "-1", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}
 		}, exitBadInput, []string{"--parallel -1"}},
