@@ -38,6 +38,9 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	index *apt.Index
+
+	debsMu sync.Mutex
+	debs   map[string]*Kernel // by .deb path, as fromDeb read them
 }
 
 // PackageVersion is one version of a package in the archive.
@@ -278,15 +281,30 @@ func (r *Resolver) fromPackage(ctx context.Context, p apt.Package) (*Kernel, err
 	return k, nil
 }
 
-// fromDeb is FromDeb with its repairs logged.
+// fromDeb is FromDeb with its repairs logged. A .deb that several entries
+// name is read once per Resolver: the copies share its config, so that a
+// large matrix costs little per entry.
 func (r *Resolver) fromDeb(ctx context.Context, path string) (*Kernel, error) {
-	k, err := FromDeb(ctx, path, r.CacheDir)
-	if err == nil {
-		for _, w := range k.Warnings {
-			r.warn("cache entry corrupt", "repair", w)
-		}
+	r.debsMu.Lock()
+	defer r.debsMu.Unlock()
+	if k, ok := r.debs[path]; ok {
+		c := *k
+		return &c, nil
 	}
-	return k, err
+	k, err := FromDeb(ctx, path, r.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range k.Warnings {
+		r.warn("cache entry corrupt", "repair", w)
+	}
+	if r.debs == nil {
+		r.debs = map[string]*Kernel{}
+	}
+	c := *k
+	c.Warnings = nil
+	r.debs[path] = &c
+	return k, nil
 }
 
 func (r *Resolver) packageVersion(p apt.Package) PackageVersion {

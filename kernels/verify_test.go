@@ -3,8 +3,10 @@ package kernels
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -53,5 +55,30 @@ func TestFromDebReextractsCorruptExtraction(t *testing.T) {
 				t.Errorf("FromDeb(repaired) = %v, warnings %q; want no warning", err, again.Warnings)
 			}
 		})
+	}
+}
+
+// Many entries naming one .deb cost little each: it is read once.
+func TestResolveSameDebIsCheap(t *testing.T) {
+	deb := writeTemp(t, "k.deb", fakeDeb(t, "linux-image-"+testRelease, "6.12.1-1", "data.tar.xz", kernelDebEntries(t)))
+	r := &Resolver{CacheDir: t.TempDir()}
+	first, err := r.Resolve(context.Background(), Spec{Name: "k0", Deb: deb})
+	must(t, err)
+	const n = 200
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		ks, err := r.Resolve(context.Background(), Spec{Name: fmt.Sprintf("k%d", i+1), Deb: deb})
+		must(t, err)
+		if ks[0].SHA256 != first[0].SHA256 || ks[0].Name != fmt.Sprintf("k%d", i+1) {
+			t.Fatalf("Resolve(k%d) = %+v", i+1, ks[0])
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / n
+	t.Logf("%d bytes allocated per entry", per)
+	if per > 64<<10 {
+		t.Errorf("Resolve allocates %d bytes per entry naming a read .deb, want at most 64 KiB", per)
 	}
 }
