@@ -338,13 +338,11 @@ func (m *Matrix) fill(root *yaml.Node) error {
 			return err
 		}
 	}
-	for _, v := range m.FailOn {
-		if _, err := results.ParseVerdict(v); err != nil {
-			return bad("fail_on", "fail_on: %v", err)
-		}
-	}
 	if len(m.FailOn) == 0 {
-		m.FailOn = []string{"regression"}
+		m.FailOn = []string{string(results.Regression)}
+	}
+	if _, err := m.Verdicts(); err != nil {
+		return bad("fail_on", "fail_on: %v", err)
 	}
 	return nil
 }
