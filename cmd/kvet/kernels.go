@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"text/tabwriter"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/kernels"
+	"github.com/kvet/kvet/pipeline"
 )
 
 func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,7 +46,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	}
 	cache := *cacheFlag
 	if cache == "" {
-		if cache, err = defaultCacheDir(); err != nil {
+		if cache, err = pipeline.DefaultCacheDir(); err != nil {
 			return infra(err)
 		}
 	}
@@ -61,7 +63,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 		}
 		found, err := r.Search(ctx, pos[0])
 		if err != nil {
-			return kernelError(pos[0], err)
+			return pipeline.KernelError(pos[0], err)
 		}
 		if len(found) == 0 {
 			return badInputf("kernels search: nothing matches %q", pos[0])
@@ -89,7 +91,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 			spec := specFromArg(arg)
 			ks, err := r.Resolve(ctx, spec)
 			if err != nil {
-				return kernelError(arg, err)
+				return pipeline.KernelError(arg, err)
 			}
 			for _, k := range ks {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.16s\n", k.Name, k.Package, k.Version, k.Release, k.SHA256)
@@ -116,7 +118,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 
 // specFromArg reads a fetch argument: a .deb path or URL, or a package name.
 func specFromArg(arg string) kernels.Spec {
-	s := kernels.Spec{Name: kernelNameFromFile(arg)}
+	s := kernels.Spec{Name: matrix.KernelNameFromFile(arg)}
 	switch {
 	case len(arg) > 4 && arg[len(arg)-4:] == ".deb":
 		s.Deb = arg
@@ -152,7 +154,7 @@ func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout i
 	for _, pkg := range pkgs {
 		pvs, err := r.Lookup(ctx, kernels.Spec{Name: pkg, Package: pkg})
 		if err != nil {
-			return kernelError(pkg, err)
+			return pipeline.KernelError(pkg, err)
 		}
 		for _, pv := range pvs {
 			if pv.Resolved != nil {
@@ -160,7 +162,7 @@ func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout i
 			}
 			path, err := r.Fetch(ctx, pv)
 			if err != nil {
-				return kernelError(pkg, err)
+				return pipeline.KernelError(pkg, err)
 			}
 			fmt.Fprintln(stdout, path)
 		}

@@ -139,3 +139,26 @@ func KernelNameFromFile(path string) string {
 func (m *Matrix) Verdicts() ([]results.Verdict, error) {
 	return results.ParseFailOn(strings.Join(m.FailOn, ","))
 }
+
+// ThresholdMap is the matrix's thresholds as fractions by metric key.
+func (m *Matrix) ThresholdMap() map[string]float64 {
+	t := map[string]float64{}
+	for k, v := range m.Thresholds {
+		t[k] = float64(v)
+	}
+	return t
+}
+
+// RunThresholds are the thresholds of a run's own matrix; nil (the
+// metrics' defaults) when the run has none, or with an error when it cannot
+// be read.
+func RunThresholds(run *results.Run) (map[string]float64, error) {
+	if run.Matrix == "" {
+		return nil, nil
+	}
+	m, err := Parse(filepath.Join("run "+run.ID, results.RunFile)+" (matrix)", []byte(run.Matrix))
+	if err != nil {
+		return nil, err
+	}
+	return m.ThresholdMap(), nil
+}
