@@ -18,11 +18,16 @@ func WriteSummary(w io.Writer, run *Run, boots []*Boot) {
 	for _, b := range boots {
 		byKernel[b.Kernel] = append(byKernel[b.Kernel], b)
 	}
+	writeOutcomes(w, run, boots, byKernel)
+	writeMetricTable(w, run, boots)
+}
+
+// writeOutcomes prints each kernel's boots by outcome, then every failed
+// boot with its console's tail.
+func writeOutcomes(w io.Writer, run *Run, boots []*Boot, byKernel map[string][]*Boot) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KERNEL\tRELEASE\tBOOTS\tOUTCOMES")
-	var names []string
 	for _, k := range run.Kernels {
-		names = append(names, k.Name)
 		bs := byKernel[k.Name]
 		count := map[Outcome]int{}
 		for _, b := range bs {
@@ -45,7 +50,15 @@ func WriteSummary(w io.Writer, run *Run, boots []*Boot) {
 			}
 		}
 	}
+}
 
+// writeMetricTable prints every metric's median (and range) across each
+// kernel's ok boots, and the scenarios' notes and invalid results.
+func writeMetricTable(w io.Writer, run *Run, boots []*Boot) {
+	var names []string
+	for _, k := range run.Kernels {
+		names = append(names, k.Name)
+	}
 	// metric key -> kernel -> per-boot values
 	vals := map[string]map[string][]float64{}
 	units := map[string]string{}
@@ -91,7 +104,7 @@ func WriteSummary(w io.Writer, run *Run, boots []*Boot) {
 	}
 	sort.Strings(keys)
 	fmt.Fprintf(w, "\nmedian across ok boots [min .. max]\n")
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "METRIC\tUNIT\t%s\t\n", strings.Join(names, "\t"))
 	for _, key := range keys {
 		row := []string{key, units[key]}
