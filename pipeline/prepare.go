@@ -237,7 +237,7 @@ func kernelInfos(ks []*kernels.Kernel, specs map[string]kernels.Spec) []results.
 	for _, k := range ks {
 		s := specs[k.Name]
 		out = append(out, results.Kernel{Name: k.Name, Source: k.Source, Package: k.Package, Version: k.Version,
-			Release: k.Release, SHA256: k.SHA256, Cmdline: s.Cmdline, Sysctl: s.Sysctl, Config: selectedConfig(k.Config)})
+			Release: k.Release, SHA256: k.SHA256, Cmdline: s.Cmdline, Sysctl: s.Sysctl, Config: kernels.ReportedOf(k.Config)})
 	}
 	return out
 }
@@ -253,28 +253,6 @@ func sameKernels(run *results.Run, ks []*kernels.Kernel) error {
 		}
 	}
 	return nil
-}
-
-// configKeys are the kernel config options that explain scheduling and TCP
-// behaviour; they are recorded with the run and compared.
-var configKeys = []string{"CONFIG_HZ", "CONFIG_PREEMPT", "CONFIG_PREEMPT_RT", "CONFIG_PREEMPT_VOLUNTARY", "CONFIG_PREEMPT_NONE",
-	"CONFIG_PREEMPT_DYNAMIC", "CONFIG_PREEMPT_LAZY", "CONFIG_NO_HZ_FULL", "CONFIG_NO_HZ_IDLE", "CONFIG_SCHED_AUTOGROUP",
-	"CONFIG_SCHED_CORE", "CONFIG_SCHED_CLASS_EXT", "CONFIG_RT_GROUP_SCHED", "CONFIG_CFS_BANDWIDTH", "CONFIG_DEFAULT_TCP_CONG",
-	"CONFIG_TCP_CONG_BBR", "CONFIG_TCP_CONG_CUBIC", "CONFIG_NET_SCH_DEFAULT", "CONFIG_IRQ_FORCED_THREADING", "CONFIG_SCHEDSTATS"}
-
-func selectedConfig(cfg map[string]string) map[string]string {
-	if cfg == nil {
-		return nil
-	}
-	out := map[string]string{}
-	for _, k := range configKeys {
-		if v, ok := cfg[k]; ok {
-			out[k] = v
-		} else {
-			out[k] = "n"
-		}
-	}
-	return out
 }
 
 // KernelError gives a kernel's resolve or build error its kind: a fetch

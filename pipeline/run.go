@@ -61,6 +61,8 @@ func (r *Run) bootSpec(k *kernels.Kernel, console string) runner.BootSpec {
 	}
 }
 
+// addConfigFacts fills in the config options the guest did not report
+// (a kernel without /proc/config.gz) from the kernel's config file.
 func addConfigFacts(b *results.Boot, k *kernels.Kernel) {
 	if k.Config == nil {
 		return
@@ -68,8 +70,10 @@ func addConfigFacts(b *results.Boot, k *kernels.Kernel) {
 	if b.Facts == nil {
 		b.Facts = map[string]string{}
 	}
-	for key, v := range selectedConfig(k.Config) {
-		b.Facts["config."+key] = v
+	for key, v := range kernels.ReportedOf(k.Config) {
+		if _, ok := b.Facts["config."+key]; !ok {
+			b.Facts["config."+key] = v
+		}
 	}
 }
 
