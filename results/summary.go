@@ -137,6 +137,9 @@ func writeMetricTable(w io.Writer, run *Run, boots []*Boot) {
 	}
 }
 
+// Median is the median of v (NaN for none); v is not modified.
+func Median(v []float64) float64 { return median(v) }
+
 func formatValue(v float64) string {
 	switch {
 	case v == float64(int64(v)) && v < 1e12 && v > -1e12:

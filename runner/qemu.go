@@ -43,6 +43,13 @@ type BootSpec struct {
 	EmulatorCPUs []int
 }
 
+// Defaults of a boot, the matrix's too.
+const (
+	DefaultCPUs     = 2
+	DefaultMemoryMB = 1024
+	DefaultTimeout  = 10 * time.Minute
+)
+
 func (s BootSpec) withDefaults() BootSpec {
 	if s.QEMU == "" {
 		s.QEMU = "qemu-system-x86_64"
@@ -51,13 +58,13 @@ func (s BootSpec) withDefaults() BootSpec {
 		s.Accel = "tcg"
 	}
 	if s.CPUs <= 0 {
-		s.CPUs = 2
+		s.CPUs = DefaultCPUs
 	}
 	if s.MemoryMB <= 0 {
-		s.MemoryMB = 1024
+		s.MemoryMB = DefaultMemoryMB
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = 10 * time.Minute
+		s.Timeout = DefaultTimeout
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
