@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 // The kernel cache, under a Resolver's CacheDir:
@@ -43,28 +45,7 @@ func writeEntry(path string, e CacheEntry) error {
 	if err != nil {
 		return err
 	}
-	return writeCacheFile(path, append(b, '\n'))
-}
-
-// writeCacheFile writes a file atomically: readers see the old or the new
-// content, never a part.
-func writeCacheFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(b, '\n'))
 }
 
 // List returns the downloaded files of the cache, sorted by package and

@@ -23,6 +23,8 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 var (
@@ -194,32 +196,13 @@ func debSHA256(ctx context.Context, f *os.File, fi fs.FileInfo, debPath, cacheDi
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	// The memo is only an optimisation: failing to write it is not an error.
-	_ = writeFileAtomic(memo, []byte(stamp+sum))
+	_ = atomicfile.Write(memo, []byte(stamp+sum))
 	return sum, nil
 }
 
 func isHexSHA256(s string) bool {
 	b, err := hex.DecodeString(s)
 	return err == nil && len(b) == sha256.Size
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
-	}
-	t, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(t.Name())
-	if _, err := t.Write(data); err != nil {
-		t.Close()
-		return err
-	}
-	if err := t.Close(); err != nil {
-		return err
-	}
-	return os.Rename(t.Name(), name)
 }
 
 type ctxReader struct {

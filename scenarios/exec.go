@@ -16,11 +16,9 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
+	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/results"
 )
-
-// ExecGuestDir is where the image puts the exec scenario's program.
-const ExecGuestDir = "/kvet/exec"
 
 // ExecParams are the parameters of exec.
 type ExecParams struct {
@@ -70,10 +68,10 @@ func init() {
 	})
 }
 
-// ExecPath is where the program runs from: the copy under ExecGuestDir when
+// ExecPath is where the program runs from: the copy under wire.ExecDir when
 // there is one (in the guest), else the path as given (on a host).
 func ExecPath(program string) string {
-	g := filepath.Join(ExecGuestDir, filepath.Base(program))
+	g := filepath.Join(wire.ExecDir, filepath.Base(program))
 	if _, err := os.Stat(g); err == nil {
 		return g
 	}

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"text/tabwriter"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/kernels"
+	"github.com/kvet/kvet/pipeline"
 )
 
 func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,7 +46,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	}
 	cache := *cacheFlag
 	if cache == "" {
-		if cache, err = defaultCacheDir(); err != nil {
+		if cache, err = pipeline.DefaultCacheDir(); err != nil {
 			return infra(err)
 		}
 	}
@@ -56,46 +58,9 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	}
 	switch sub {
 	case "search":
-		if len(pos) != 1 {
-			return badInputf("kernels search: want one PATTERN, e.g. 'linux-image-6.12.*-cloud-amd64'")
-		}
-		found, err := r.Search(ctx, pos[0])
-		if err != nil {
-			return kernelError(pos[0], err)
-		}
-		if len(found) == 0 {
-			return badInputf("kernels search: nothing matches %q", pos[0])
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PACKAGE\tVERSION\tSUITE\tCACHED\tRESOLVES TO")
-		for _, p := range found {
-			to := ""
-			if p.Resolved != nil {
-				to = p.Resolved.Package + " " + p.Resolved.Version
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Package, p.Version, p.Suite, yesNo(p.Cached), to)
-		}
-		return tw.Flush()
+		return kernelsSearch(ctx, r, pos, stdout)
 	case "fetch":
-		if len(pos) == 0 {
-			return badInputf("kernels fetch: name at least one kernel")
-		}
-		if *debOnly {
-			return fetchDebs(ctx, r, pos, stdout)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tPACKAGE\tVERSION\tRELEASE\tSHA256")
-		for _, arg := range pos {
-			spec := specFromArg(arg)
-			ks, err := r.Resolve(ctx, spec)
-			if err != nil {
-				return kernelError(arg, err)
-			}
-			for _, k := range ks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.16s\n", k.Name, k.Package, k.Version, k.Release, k.SHA256)
-			}
-		}
-		return tw.Flush()
+		return kernelsFetch(ctx, r, pos, *debOnly, stdout)
 	case "list":
 		entries, err := r.List()
 		if err != nil {
@@ -116,7 +81,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 
 // specFromArg reads a fetch argument: a .deb path or URL, or a package name.
 func specFromArg(arg string) kernels.Spec {
-	s := kernels.Spec{Name: kernelNameFromFile(arg)}
+	s := kernels.Spec{Name: matrix.KernelNameFromFile(arg)}
 	switch {
 	case len(arg) > 4 && arg[len(arg)-4:] == ".deb":
 		s.Deb = arg
@@ -152,7 +117,7 @@ func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout i
 	for _, pkg := range pkgs {
 		pvs, err := r.Lookup(ctx, kernels.Spec{Name: pkg, Package: pkg})
 		if err != nil {
-			return kernelError(pkg, err)
+			return pipeline.KernelError(pkg, err)
 		}
 		for _, pv := range pvs {
 			if pv.Resolved != nil {
@@ -160,10 +125,58 @@ func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout i
 			}
 			path, err := r.Fetch(ctx, pv)
 			if err != nil {
-				return kernelError(pkg, err)
+				return pipeline.KernelError(pkg, err)
 			}
 			fmt.Fprintln(stdout, path)
 		}
 	}
 	return nil
+}
+
+// kernelsSearch prints the packages that match a pattern, newest first.
+func kernelsSearch(ctx context.Context, r *kernels.Resolver, pos []string, stdout io.Writer) error {
+	if len(pos) != 1 {
+		return badInputf("kernels search: want one PATTERN, e.g. 'linux-image-6.12.*-cloud-amd64'")
+	}
+	found, err := r.Search(ctx, pos[0])
+	if err != nil {
+		return pipeline.KernelError(pos[0], err)
+	}
+	if len(found) == 0 {
+		return badInputf("kernels search: nothing matches %q", pos[0])
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PACKAGE\tVERSION\tSUITE\tCACHED\tRESOLVES TO")
+	for _, p := range found {
+		to := ""
+		if p.Resolved != nil {
+			to = p.Resolved.Package + " " + p.Resolved.Version
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Package, p.Version, p.Suite, yesNo(p.Cached), to)
+	}
+	return tw.Flush()
+}
+
+// kernelsFetch resolves, downloads, verifies and extracts kernels (with
+// debOnly: downloads and verifies packages only) and prints what it got.
+func kernelsFetch(ctx context.Context, r *kernels.Resolver, pos []string, debOnly bool, stdout io.Writer) error {
+	if len(pos) == 0 {
+		return badInputf("kernels fetch: name at least one kernel")
+	}
+	if debOnly {
+		return fetchDebs(ctx, r, pos, stdout)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPACKAGE\tVERSION\tRELEASE\tSHA256")
+	for _, arg := range pos {
+		spec := specFromArg(arg)
+		ks, err := r.Resolve(ctx, spec)
+		if err != nil {
+			return pipeline.KernelError(arg, err)
+		}
+		for _, k := range ks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.16s\n", k.Name, k.Package, k.Version, k.Release, k.SHA256)
+		}
+	}
+	return tw.Flush()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/runner"
 	"github.com/kvet/kvet/scenarios"
 )
 
@@ -252,9 +253,9 @@ func locate(root *yaml.Node) lines {
 // Defaults.
 const (
 	DefaultBoots   = 3
-	DefaultCPUs    = 2
-	DefaultMemory  = 1024
-	DefaultTimeout = Duration(10 * time.Minute)
+	DefaultCPUs    = runner.DefaultCPUs
+	DefaultMemory  = runner.DefaultMemoryMB
+	DefaultTimeout = Duration(runner.DefaultTimeout)
 )
 
 var kernelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+@-]*$`)
@@ -338,13 +339,11 @@ func (m *Matrix) fill(root *yaml.Node) error {
 			return err
 		}
 	}
-	for _, v := range m.FailOn {
-		if _, err := results.ParseVerdict(v); err != nil {
-			return bad("fail_on", "fail_on: %v", err)
-		}
-	}
 	if len(m.FailOn) == 0 {
-		m.FailOn = []string{"regression"}
+		m.FailOn = []string{string(results.Regression)}
+	}
+	if _, err := m.Verdicts(); err != nil {
+		return bad("fail_on", "fail_on: %v", err)
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ulikunitz/xz"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 // Client reads the package indexes of apt sources, verifying every file, and
@@ -204,15 +206,15 @@ func (c *Client) store(dir string, inRelease []byte, sel map[string][]byte, meta
 		return err
 	}
 	for comp, raw := range sel {
-		if err := writeAtomic(filepath.Join(dir, comp+".packages"), raw); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, comp+".packages"), raw); err != nil {
 			return err
 		}
 	}
 	b, _ := json.Marshal(meta)
-	if err := writeAtomic(filepath.Join(dir, "meta.json"), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "meta.json"), b); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(dir, "InRelease"), inRelease)
+	return atomicfile.Write(filepath.Join(dir, "InRelease"), inRelease)
 }
 
 // pickPackagesFile prefers .gz: it decompresses four times faster than .xz
@@ -344,20 +346,4 @@ func cacheKey(archive, suite string) string {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
