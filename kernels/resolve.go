@@ -76,7 +76,7 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 		if s.SHA256 != "" && !strings.EqualFold(s.SHA256, p.SHA256) {
 			return nil, fmt.Errorf("kernel %s: %s %s has sha256 %s, the matrix pins %s", s.Name, p.Name, p.Version, p.SHA256, s.SHA256)
 		}
-		k, err := r.fromPackage(ctx, p)
+		k, err := r.fromPackage(ctx, ix, p)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
@@ -94,7 +94,7 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 		names := seriesNames(s.Name, ps)
 		var out []*Kernel
 		for i, p := range ps {
-			k, err := r.fromPackage(ctx, p)
+			k, err := r.fromPackage(ctx, ix, p)
 			if err != nil {
 				return nil, fmt.Errorf("kernel %s: %w", names[i], err)
 			}
@@ -224,6 +224,37 @@ func (r *Resolver) Fetch(ctx context.Context, pv PackageVersion) (string, error)
 	return path, nil
 }
 
+// FetchKernel downloads (or finds in the cache) the .debs a concrete kernel
+// package is made of: its own, then those of the packages it is split over
+// (see apt.Index.Members); without extracting them.
+func (r *Resolver) FetchKernel(ctx context.Context, pv PackageVersion) ([]string, error) {
+	ix, err := r.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := ix.Exact(pv.Package, pv.Version)
+	if !ok {
+		return nil, fmt.Errorf("package %s %s: not in the index", pv.Package, pv.Version)
+	}
+	return r.fetchMembers(ctx, ix, p)
+}
+
+func (r *Resolver) fetchMembers(ctx context.Context, ix *apt.Index, p apt.Package) ([]string, error) {
+	members, err := ix.Members(p)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, m := range members {
+		path, err := r.Fetch(ctx, r.packageVersion(m))
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
 // Index returns the archive index, reading it on first use.
 func (r *Resolver) Index(ctx context.Context) (*apt.Index, error) {
 	r.mu.Lock()
@@ -264,14 +295,21 @@ func (r *Resolver) sources() ([]apt.Source, error) {
 	return srcs, err
 }
 
-func (r *Resolver) fromPackage(ctx context.Context, p apt.Package) (*Kernel, error) {
-	path, err := r.Fetch(ctx, r.packageVersion(p))
+// fromPackage fetches a concrete kernel package and the packages it is
+// split over (each verified against the signed index), and extracts them
+// as one kernel.
+func (r *Resolver) fromPackage(ctx context.Context, ix *apt.Index, p apt.Package) (*Kernel, error) {
+	paths, err := r.fetchMembers(ctx, ix, p)
 	if err != nil {
 		return nil, err
 	}
-	k, err := FromDeb(ctx, path, r.CacheDir)
+	k, err := FromDebs(ctx, paths, r.CacheDir)
 	if err != nil {
 		return nil, err
+	}
+	members, _ := ix.Members(p) // the same answer fetchMembers had
+	for _, m := range members[1:] {
+		k.Members = append(k.Members, m.Name)
 	}
 	// The archive's names are the ones results record.
 	k.Package, k.Version = p.Name, p.Version.String()

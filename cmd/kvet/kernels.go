@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kvet/kvet/kernels"
@@ -37,7 +38,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	suite := fs.String("suite", "", "archive suite(s), space separated, with -mirror")
 	keyring := fs.String("keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	cacheFlag := fs.String("cache", "", "cache directory (default $XDG_CACHE_HOME/kvet)")
-	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each cached .deb's path")
+	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each kernel's cached .deb paths (a split kernel's on one line)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -147,7 +148,8 @@ func yesNo(b bool) string {
 }
 
 // fetchDebs downloads and verifies packages (a meta-package: what it
-// resolves to) and prints each cached .deb's path, one per line.
+// resolves to) and prints each kernel's cached .deb paths, one kernel per
+// line.
 func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout io.Writer) error {
 	for _, pkg := range pkgs {
 		pvs, err := r.Lookup(ctx, kernels.Spec{Name: pkg, Package: pkg})
@@ -158,11 +160,13 @@ func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout i
 			if pv.Resolved != nil {
 				pv = *pv.Resolved
 			}
-			path, err := r.Fetch(ctx, pv)
+			paths, err := r.FetchKernel(ctx, pv)
 			if err != nil {
 				return kernelError(pkg, err)
 			}
-			fmt.Fprintln(stdout, path)
+			// A kernel split over several packages prints them all on one
+			// line, the image's first.
+			fmt.Fprintln(stdout, strings.Join(paths, " "))
 		}
 	}
 	return nil
