@@ -28,12 +28,35 @@ type Spec struct {
 	Cmdline string `yaml:"cmdline,omitempty" json:"cmdline,omitempty"`
 	// Sysctl is applied in the guest before the scenarios run.
 	Sysctl map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
+	// Archive, for package: and series:, overrides the matrix's archive
+	// field by field (mirror:, suite:, keyring:); suite: alone means the
+	// host's archive URIs with that suite.
+	Archive `yaml:",inline"`
 }
 
 // Archive says where packages come from. The zero value means the host's
-// apt sources.
+// apt sources; Suite alone, the host's archive URIs with that suite (so
+// "trixie-backports" on a bookworm host reads the same archive's
+// trixie-backports); Mirror needs Suite.
 type Archive struct {
 	Mirror  string `yaml:"mirror,omitempty" json:"mirror,omitempty"`   // e.g. http://deb.debian.org/debian
 	Suite   string `yaml:"suite,omitempty" json:"suite,omitempty"`     // e.g. bookworm; several separated by spaces
 	Keyring string `yaml:"keyring,omitempty" json:"keyring,omitempty"` // OpenPGP keyring file; default: the system's
 }
+
+// Over returns a with the fields b sets replaced: a kernel's archive over
+// the matrix's.
+func (a Archive) Over(b Archive) Archive {
+	if b.Mirror != "" {
+		a.Mirror = b.Mirror
+	}
+	if b.Suite != "" {
+		a.Suite = b.Suite
+	}
+	if b.Keyring != "" {
+		a.Keyring = b.Keyring
+	}
+	return a
+}
+
+func (a Archive) key() string { return a.Mirror + "\x00" + a.Suite + "\x00" + a.Keyring }

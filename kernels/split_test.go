@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kvet/kvet/kernels/apt"
 	"github.com/kvet/kvet/kernels/apt/apttest"
@@ -168,5 +169,53 @@ func TestResolverSplitRefused(t *testing.T) {
 	}
 	if _, err := FromDeb(ctx, path, r.CacheDir); !errors.Is(err, ErrNotKernelPackage) || !strings.Contains(err.Error(), "named by its package") {
 		t.Errorf("FromDeb(linux-image-%s alone) error = %v, want ErrNotKernelPackage with a hint", splitRelease, err)
+	}
+}
+
+// TestResolverArchivePerKernel: one matrix takes kernels from several suites.
+// suite: alone means the host's archive URIs with that suite; a host URI
+// that does not serve it is passed over; an expired suite is refused with
+// its date.
+func TestResolverArchivePerKernel(t *testing.T) {
+	a, _ := splitArchive(t)
+	other := apttest.New(t) // another host source, without trixie-backports
+	other.Publish(t, "stable", nil)
+	a.Publish(t, "stable", []apttest.Pkg{{Name: "linux-image-6.12.1-test-amd64", Version: "6.12.1-1",
+		Deb: fakeDeb(t, "linux-image-6.12.1-test-amd64", "6.12.1-1", "data.tar.xz", kernelDebEntries(t))}})
+	a.ValidUntil = time.Date(2026, 11, 6, 8, 0, 0, 0, time.UTC)
+	a.Publish(t, "sid", nil)
+	// Both sources are signed by their own keys, named in the sources file.
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "sources.list.d"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "sources.list.d", "host.sources"), []byte(
+		"Types: deb\nURIs: "+other.URL+"\nSuites: stable\nComponents: main\nSigned-By: "+other.KeyringPath+"\n\n"+
+			"Types: deb\nURIs: "+a.URL+"\nSuites: stable\nComponents: main\nSigned-By: "+a.KeyringPath+"\n"), 0o644))
+	r := &Resolver{CacheDir: t.TempDir(), SourcesDir: dir}
+	ctx := context.Background()
+	stable, err := r.Resolve(ctx, Spec{Name: "stable", Package: "linux-image-6.12.1-test-amd64"})
+	if err != nil || stable[0].Release != testRelease {
+		t.Fatalf("Resolve(host sources) = %v, want %s", err, testRelease)
+	}
+	bpo, err := r.Resolve(ctx, Spec{Name: "bpo", Package: "linux-image-test-amd64", Archive: Archive{Suite: "trixie-backports"}})
+	if err != nil || bpo[0].Release != splitRelease || bpo[0].Version != splitVersion {
+		t.Fatalf("Resolve(suite: trixie-backports) = %v, want %s", err, splitRelease)
+	}
+	// The host's default suites do not hold the backport.
+	if _, err := r.Resolve(ctx, Spec{Name: "x", Package: "linux-image-test-amd64"}); err == nil {
+		t.Errorf("Resolve(host suites, trixie-backports' package) error = nil, want not found")
+	}
+	_, err = r.Resolve(ctx, Spec{Name: "sid", Package: "linux-image-test-amd64", Archive: Archive{Suite: "sid"}})
+	if err == nil || !strings.Contains(err.Error(), "expired on Fri, 06 Nov 2026 08:00:00 UTC; refused") {
+		t.Errorf("Resolve(expired suite) error = %v, want refused with the date", err)
+	}
+	_, err = r.Resolve(ctx, Spec{Name: "n", Package: "linux-image-test-amd64", Archive: Archive{Suite: "nosuch"}})
+	if err == nil || !strings.Contains(err.Error(), "none of the host's archives serves it") {
+		t.Errorf("Resolve(unknown suite) error = %v, want none serves it", err)
+	}
+	// A mirror of the kernel's own, over the Resolver's.
+	m := &Resolver{CacheDir: t.TempDir(), SourcesDir: t.TempDir(), Archive: Archive{Mirror: other.URL, Suite: "stable", Keyring: other.KeyringPath}}
+	got, err := m.Resolve(ctx, Spec{Name: "m", Package: "linux-image-test-amd64", Archive: Archive{Mirror: a.URL, Suite: "trixie-backports", Keyring: a.KeyringPath}})
+	if err != nil || got[0].Release != splitRelease {
+		t.Errorf("Resolve(kernel mirror) = %v, want %s", err, splitRelease)
 	}
 }

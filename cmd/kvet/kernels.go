@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -17,7 +18,7 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 Commands:
   search PATTERN     available kernel packages matching a glob or substring, newest first
-  fetch SPEC...      download, verify and extract kernels (a package, meta-package, .deb path or URL)
+  fetch SPEC...      download, verify and extract kernels (a package or meta-package, PACKAGE/SUITE, a .deb path or URL)
   list               the kernels in the cache
   prune [KEEP...]    remove cached kernels, except those named (sha256 prefix, package, or package=version)
 
@@ -35,7 +36,7 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	}
 	fs := newFlags("kernels "+sub, "[flags] ARGS", "see kvet kernels --help", stderr)
 	mirror := fs.String("mirror", "", "Debian-style archive URL (default: the host's apt sources)")
-	suite := fs.String("suite", "", "archive suite(s), space separated, with -mirror")
+	suite := fs.String("suite", "", "archive suite(s), space separated; alone: the host's archives with these suites")
 	keyring := fs.String("keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	cacheFlag := fs.String("cache", "", "cache directory (default $XDG_CACHE_HOME/kvet)")
 	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each kernel's cached .deb paths (a split kernel's on one line)")
@@ -115,7 +116,8 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	return badInputf("kernels: unknown command %q", sub)
 }
 
-// specFromArg reads a fetch argument: a .deb path or URL, or a package name.
+// specFromArg reads a fetch argument: a .deb path or URL, or a package name
+// with an optional /SUITE.
 func specFromArg(arg string) kernels.Spec {
 	s := kernels.Spec{Name: kernelNameFromFile(arg)}
 	switch {
@@ -123,8 +125,25 @@ func specFromArg(arg string) kernels.Spec {
 		s.Deb = arg
 	default:
 		s.Name, s.Package = arg, arg
+		if pkg, suite, ok := packageArg(arg); ok {
+			s.Package, s.Suite = pkg, suite
+		}
 	}
 	return s
+}
+
+// packageArg reads a kernel argument that is not a file as a package name
+// with an optional suite, the way apt takes it: linux-image-cloud-amd64 or
+// linux-image-cloud-amd64/trixie-backports.
+func packageArg(arg string) (pkg, suite string, ok bool) {
+	if _, err := os.Stat(arg); err == nil || !strings.HasPrefix(arg, "linux-") {
+		return "", "", false
+	}
+	pkg, suite, _ = strings.Cut(arg, "/")
+	if pkg == "" || strings.ContainsAny(pkg, " \t") || strings.Contains(suite, "/") {
+		return "", "", false
+	}
+	return pkg, suite, true
 }
 
 func writeCacheEntries(w io.Writer, entries []kernels.CacheEntry) error {

@@ -45,7 +45,7 @@ type runFlags struct {
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("run", "[MATRIX.yaml] [flags]", "boot every kernel of a matrix (default: the embedded matrix) in QEMU, run the scenarios in each, and compare every kernel against the baseline", stderr)
 	var f runFlags
-	fs.Var(&f.kernels, "kernel", "a kernel to boot: a linux-image .deb or a vmlinuz/bzImage (repeatable; replaces the matrix's kernels, the first is the baseline)")
+	fs.Var(&f.kernels, "kernel", "a kernel to boot: a linux-image .deb, a vmlinuz/bzImage, or a package name with an optional /SUITE as apt takes it (linux-image-cloud-amd64/trixie-backports) (repeatable; replaces the matrix's kernels, the first is the baseline)")
 	fs.Var(&f.scenarios, "scenario", "run only this scenario (repeatable)")
 	fs.IntVar(&f.boots, "boots", 0, "boots per kernel (default: the matrix's, 3)")
 	fs.StringVar(&f.appendArgs, "append", "", "extra kernel parameters for every kernel")
@@ -65,7 +65,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&f.events, "events", "", "\"json\": progress as JSON lines on standard error")
 	fs.StringVar(&f.failOn, "fail-on", "", "comma-separated verdicts that fail the run: regression, improvement, inconclusive, underpowered, not-comparable, equivalent, or none (default: the matrix's, regression)")
 	fs.StringVar(&f.mirror, "mirror", "", "Debian-style archive URL (default: the host's apt sources)")
-	fs.StringVar(&f.suite, "suite", "", "archive suite(s), space separated, with --mirror")
+	fs.StringVar(&f.suite, "suite", "", "archive suite(s), space separated; alone: the host's archives with these suites")
 	fs.StringVar(&f.keyring, "keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the boot plan and the scenarios (default: from the clock; recorded)")
 	fs.StringVar(&f.runID, "run-id", "", "the run's id (shards of one run must share it; default: from the clock)")
@@ -377,6 +377,10 @@ func kernelMatrix(files []string) (*matrix.Matrix, error) {
 	seen := map[string]int{}
 	for _, f := range files {
 		name := kernelNameFromFile(f)
+		if pkg, suite, ok := packageArg(f); ok {
+			name = kernelNameFromFile(strings.TrimPrefix(pkg, "linux-image-") + "-" + suite)
+			name = strings.TrimSuffix(name, "-")
+		}
 		seen[name]++
 		if seen[name] > 1 {
 			name = fmt.Sprintf("%s-%d", name, seen[name])
@@ -384,6 +388,10 @@ func kernelMatrix(files []string) (*matrix.Matrix, error) {
 		key := "vmlinuz"
 		if strings.HasSuffix(f, ".deb") {
 			key = "deb"
+		}
+		if pkg, suite, ok := packageArg(f); ok {
+			fmt.Fprintf(&b, "  - name: %q\n    package: %q\n    suite: %q\n", name, pkg, suite)
+			continue
 		}
 		fmt.Fprintf(&b, "  - name: %q\n    %s: %q\n", name, key, f)
 	}

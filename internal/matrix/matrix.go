@@ -373,6 +373,9 @@ func CheckKernel(k *kernels.Spec) error {
 	if (k.Modules != "" || k.Config != "") && k.Vmlinuz == "" {
 		return fmt.Errorf("%s: modules and config go with vmlinuz", k.Name)
 	}
+	if (k.Mirror != "" || k.Suite != "" || k.Keyring != "") && k.Package == "" && k.Series == "" {
+		return fmt.Errorf("%s: mirror, suite and keyring go with package or series", k.Name)
+	}
 	if k.Since != "" && k.Series == "" {
 		return fmt.Errorf("%s: since goes with series", k.Name)
 	}
