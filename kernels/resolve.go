@@ -36,8 +36,9 @@ type Resolver struct {
 	// /etc/apt.
 	SourcesDir string
 
-	mu      sync.Mutex
-	indexes map[string]*apt.Index // by Archive.key
+	mu       sync.Mutex
+	indexes  map[string]*apt.Index // by Archive.key
+	resolved map[string]*Kernel    // by matrix name, for config: {from: NAME}
 }
 
 // PackageVersion is one version of a package in the archive.
@@ -63,7 +64,29 @@ var ErrNoSources = apt.ErrNoSources
 // matching version, oldest first. Each Kernel has Name, Source, Package and
 // Version filled (Package and Version empty for a vmlinuz).
 func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
+	ks, err := r.resolve(ctx, s)
+	if err == nil {
+		r.remember(ks)
+	}
+	return ks, err
+}
+
+func (r *Resolver) resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 	switch {
+	case s.Source != "":
+		k, info, err := r.Build(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if r.Logger != nil {
+			r.Logger.Info("kernel built", "kernel", s.Name, "release", k.Release, "tree", info.Tree, "cached", info.Cached,
+				"took", info.Took.Round(time.Second).String(), "added", strings.Join(info.Added, " "), "log", info.Log)
+			if len(info.Missing) > 0 {
+				r.Logger.Warn("the guest's options are not in the final config", "kernel", s.Name, "missing", strings.Join(info.Missing, " "))
+			}
+		}
+		k.Name, k.Source = s.Name, s.Source
+		return []*Kernel{k}, nil
 	case s.Package != "":
 		ix, err := r.IndexFor(ctx, s.Archive)
 		if err != nil {
@@ -126,7 +149,7 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 		return []*Kernel{k}, nil
 	case s.Vmlinuz != "":
 		path := s.Vmlinuz
-		if isURL(s.Modules) || isURL(s.Config) {
+		if isURL(s.Modules) || isURL(s.Config.Value) || s.Config.From != "" {
 			return nil, fmt.Errorf("kernel %s: modules: and config: must be local paths", s.Name)
 		}
 		if isURL(s.Vmlinuz) {
@@ -143,14 +166,14 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 				return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 			}
 		}
-		k, err := FromFiles(path, s.Modules, s.Config)
+		k, err := FromFiles(path, s.Modules, s.Config.Value)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
 		k.Name, k.Source = s.Name, s.Vmlinuz
 		return []*Kernel{k}, nil
 	}
-	return nil, fmt.Errorf("kernel %s: no package:, series:, deb: or vmlinuz:", s.Name)
+	return nil, fmt.Errorf("kernel %s: no package:, series:, deb:, vmlinuz: or source:", s.Name)
 }
 
 // Lookup resolves a package or series spec against the archive index

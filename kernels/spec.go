@@ -1,7 +1,7 @@
 package kernels
 
 // Spec is how a matrix names a kernel. Exactly one source is set: Package,
-// Series, Deb or Vmlinuz.
+// Series, Deb, Vmlinuz or Source.
 type Spec struct {
 	// Name identifies the kernel in the matrix and in results.
 	Name string `yaml:"name" json:"name"`
@@ -18,9 +18,18 @@ type Spec struct {
 	Deb string `yaml:"deb,omitempty" json:"deb,omitempty"`
 	// Vmlinuz is a path or URL of a bzImage; Modules an optional
 	// lib/modules/RELEASE directory and Config an optional kernel config.
-	Vmlinuz string `yaml:"vmlinuz,omitempty" json:"vmlinuz,omitempty"`
-	Modules string `yaml:"modules,omitempty" json:"modules,omitempty"`
-	Config  string `yaml:"config,omitempty" json:"config,omitempty"`
+	Vmlinuz string     `yaml:"vmlinuz,omitempty" json:"vmlinuz,omitempty"`
+	Modules string     `yaml:"modules,omitempty" json:"modules,omitempty"`
+	Config  ConfigSpec `yaml:"config,omitempty" json:"config,omitempty"`
+	// Source is a kernel source tree (a directory, or a .tar.* of one) that
+	// kvet builds, cached by the tree's commit or content and the final
+	// config. Ref builds a git commit or tag of the tree instead of its
+	// working copy (the tree is left untouched); Config is the starting
+	// config (a file, a make target, or {from: NAME}; default defconfig);
+	// ConfigFragments are files or inline CONFIG_X=y lines merged over it.
+	Source          string   `yaml:"source,omitempty" json:"source,omitempty"`
+	Ref             string   `yaml:"ref,omitempty" json:"ref,omitempty"`
+	ConfigFragments []string `yaml:"config_fragments,omitempty" json:"config_fragments,omitempty"`
 	// SHA256 is required for anything fetched by URL.
 	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
 	// Cmdline holds extra kernel parameters; a variant of one kernel (say

@@ -19,6 +19,7 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 Commands:
   search PATTERN     available kernel packages matching a glob or substring, newest first
   fetch SPEC...      download, verify and extract kernels (a package or meta-package, PACKAGE/SUITE, a .deb path or URL)
+  build SOURCE       build a kernel from a source tree (-ref, -config, -fragment; see kvet kernels build -h)
   list               the kernels in the cache
   prune [KEEP...]    remove cached kernels, except those named (sha256 prefix, package, or package=version)
 
@@ -33,6 +34,9 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	if sub == "-h" || sub == "--help" || sub == "help" {
 		usage()
 		return nil
+	}
+	if sub == "build" {
+		return cmdKernelsBuild(ctx, args, stdout, stderr)
 	}
 	fs := newFlags("kernels "+sub, "[flags] ARGS", "see kvet kernels --help", stderr)
 	mirror := fs.String("mirror", "", "Debian-style archive URL (default: the host's apt sources)")
