@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/kernels"
 )
 
 // cmdKernelsBuild builds a kernel from a source tree into the cache, as a
