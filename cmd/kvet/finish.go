@@ -146,5 +146,5 @@ func isInfraKernelError(err error) bool {
 		mismatch *apt.MismatchError
 	)
 	return errors.As(err, &unreach) || errors.As(err, &httpErr) || errors.As(err, &mismatch) ||
-		errors.Is(err, kernels.ErrNoSources)
+		errors.Is(err, kernels.ErrNoSources) || errors.Is(err, kernels.ErrBuildTools)
 }

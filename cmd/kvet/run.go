@@ -179,7 +179,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	// Kernels: resolve, fetch, verify, extract.
 	setupStart := time.Now()
-	resolver := &kernels.Resolver{CacheDir: cache, Archive: m.Archive, Logger: log, Progress: progressWriter(stderr, f.quiet)}
+	resolver := &kernels.Resolver{CacheDir: cache, Archive: m.Archive, Logger: log, Progress: progressWriter(stderr, f.quiet), Terminal: !f.quiet && isTerminal(stderr)}
 	var ks []*kernels.Kernel
 	specs := map[string]kernels.Spec{} // by kernel name: a series shares its entry's spec
 	taken := map[string]bool{}
