@@ -46,6 +46,9 @@ type debMeta struct {
 	Config  string `json:"config,omitempty"`  // relative; "" when absent
 	Modules string `json:"modules,omitempty"` // relative; "" when absent
 	SHA256  string `json:"sha256"`            // of the image
+	// Debs lists the SHA256s of the packages of a kernel split over
+	// several, so that pruning one of them removes the extraction.
+	Debs []string `json:"debs,omitempty"`
 
 	configs []string // config files seen, while extracting
 }
@@ -100,7 +103,7 @@ func FromDebs(ctx context.Context, debPaths []string, cacheDir string) (*Kernel,
 	dir := filepath.Join(root, key)
 	meta, err := readMeta(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		meta, err = extractOnce(ctx, debs, root, key)
+		meta, err = extractOnce(ctx, debs, sums, root, key)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("deb %s: %w", what, err)
@@ -154,7 +157,7 @@ func readMeta(dir string) (*debMeta, error) {
 // extractOnce extracts under an exclusive lock, so that two processes never
 // extract the same .deb at once, into a temporary directory renamed into
 // place when complete.
-func extractOnce(ctx context.Context, debs []debFile, root, sum string) (*debMeta, error) {
+func extractOnce(ctx context.Context, debs []debFile, debSums []string, root, sum string) (*debMeta, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
@@ -195,6 +198,9 @@ func extractOnce(ctx context.Context, debs []debFile, root, sum string) (*debMet
 	}
 	if err := finishMeta(tmp, m, len(debs)); err != nil {
 		return nil, err
+	}
+	if len(debs) > 1 {
+		m.Debs = debSums
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

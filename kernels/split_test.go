@@ -137,6 +137,13 @@ func TestResolverSplitPackages(t *testing.T) {
 		if err != nil || again[0].Vmlinuz != k.Vmlinuz {
 			t.Errorf("Resolve(%s) again = %v, want the same extraction %s", tt.pkg, err, k.Vmlinuz)
 		}
+		// Pruning one of its packages removes the extraction.
+		if _, err := r.Prune("linux-image-" + tt.wantRel); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(k.Vmlinuz); err == nil && len(tt.wantMembers) > 0 {
+			t.Errorf("Prune(all but the image package) left %s", k.Vmlinuz)
+		}
 	}
 }
 
