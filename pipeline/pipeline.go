@@ -64,6 +64,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress shows downloads (default: none).
 	Progress io.Writer
+	// Terminal says Progress is a terminal: a progress display, not lines.
+	Terminal bool
 }
 
 // Kind says whose fault an error is.

@@ -30,7 +30,7 @@ import (
 // the matrix; a resumed run must get its own kernels again.
 func (r *Run) resolveKernels(ctx context.Context, cache string, old *results.Run) error {
 	m := r.Matrix
-	resolver := &kernels.Resolver{CacheDir: cache, Archive: m.Archive, Logger: r.log, Progress: r.opts.Progress}
+	resolver := &kernels.Resolver{CacheDir: cache, Archive: m.Archive, Logger: r.log, Progress: r.opts.Progress, Terminal: r.opts.Terminal}
 	r.specs = map[string]kernels.Spec{}
 	r.byName = map[string]*kernels.Kernel{}
 	taken := map[string]bool{}
@@ -279,7 +279,7 @@ func isInfraKernelError(err error) bool {
 		mismatch *apt.MismatchError
 	)
 	return errors.As(err, &unreach) || errors.As(err, &httpErr) || errors.As(err, &mismatch) ||
-		errors.Is(err, kernels.ErrNoSources)
+		errors.Is(err, kernels.ErrNoSources) || errors.Is(err, kernels.ErrBuildTools)
 }
 
 func hostInfo(qemu, version string) results.Host {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/kvet/kvet/internal/matrix"
@@ -18,7 +19,8 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 Commands:
   search PATTERN     available kernel packages matching a glob or substring, newest first
-  fetch SPEC...      download, verify and extract kernels (a package, meta-package, .deb path or URL)
+  fetch SPEC...      download, verify and extract kernels (a package or meta-package, PACKAGE/SUITE, a .deb path or URL)
+  build SOURCE       build a kernel from a source tree (-ref, -config, -fragment; see kvet kernels build -h)
   list               the kernels in the cache
   prune [KEEP...]    remove cached kernels, except those named (sha256 prefix, package, or package=version)
 
@@ -34,12 +36,15 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 		usage()
 		return nil
 	}
+	if sub == "build" {
+		return cmdKernelsBuild(ctx, args, stdout, stderr)
+	}
 	fs := newFlags("kernels "+sub, "[flags] ARGS", "see kvet kernels --help", stderr)
 	mirror := fs.String("mirror", "", "Debian-style archive URL (default: the host's apt sources)")
-	suite := fs.String("suite", "", "archive suite(s), space separated, with -mirror")
+	suite := fs.String("suite", "", "archive suite(s), space separated; alone: the host's archives with these suites")
 	keyring := fs.String("keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	cacheFlag := fs.String("cache", "", "cache directory (default $XDG_CACHE_HOME/kvet)")
-	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each cached .deb's path")
+	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each kernel's cached .deb paths (a split kernel's on one line)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -79,7 +84,8 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	return badInputf("kernels: unknown command %q", sub)
 }
 
-// specFromArg reads a fetch argument: a .deb path or URL, or a package name.
+// specFromArg reads a fetch argument: a .deb path or URL, or a package name
+// with an optional /SUITE.
 func specFromArg(arg string) kernels.Spec {
 	s := kernels.Spec{Name: matrix.KernelNameFromFile(arg)}
 	switch {
@@ -87,6 +93,9 @@ func specFromArg(arg string) kernels.Spec {
 		s.Deb = arg
 	default:
 		s.Name, s.Package = arg, arg
+		if pkg, suite, ok := matrix.PackageArg(arg); ok {
+			s.Package, s.Suite = pkg, suite
+		}
 	}
 	return s
 }
@@ -112,7 +121,8 @@ func yesNo(b bool) string {
 }
 
 // fetchDebs downloads and verifies packages (a meta-package: what it
-// resolves to) and prints each cached .deb's path, one per line.
+// resolves to) and prints each kernel's cached .deb paths, one kernel per
+// line.
 func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout io.Writer) error {
 	for _, pkg := range pkgs {
 		pvs, err := r.Lookup(ctx, kernels.Spec{Name: pkg, Package: pkg})
@@ -123,11 +133,13 @@ func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout i
 			if pv.Resolved != nil {
 				pv = *pv.Resolved
 			}
-			path, err := r.Fetch(ctx, pv)
+			paths, err := r.FetchKernel(ctx, pv)
 			if err != nil {
 				return pipeline.KernelError(pkg, err)
 			}
-			fmt.Fprintln(stdout, path)
+			// A kernel split over several packages prints them all on one
+			// line, the image's first.
+			fmt.Fprintln(stdout, strings.Join(paths, " "))
 		}
 	}
 	return nil

@@ -30,7 +30,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.kernels, "kernel", "a kernel to boot: a linux-image .deb or a vmlinuz/bzImage (repeatable; replaces the matrix's kernels, the first is the baseline)")
+	fs.Var(&f.kernels, "kernel", "a kernel to boot: a linux-image .deb, a vmlinuz/bzImage, or a package name with an optional /SUITE as apt takes it (linux-image-cloud-amd64/trixie-backports) (repeatable; replaces the matrix's kernels, the first is the baseline)")
 	fs.Var(&f.scenarios, "scenario", "run only this scenario (repeatable)")
 	fs.IntVar(&f.Boots, "boots", 0, "boots per kernel (default: the matrix's, 3)")
 	fs.StringVar(&f.appendArgs, "append", "", "extra kernel parameters for every kernel")
@@ -50,7 +50,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.events, "events", "", "\"json\": progress as JSON lines on standard error")
 	fs.StringVar(&f.failOn, "fail-on", "", "comma-separated verdicts that fail the run: regression, improvement, inconclusive, underpowered, not-comparable, equivalent, or none (default: the matrix's, regression)")
 	fs.StringVar(&f.Mirror, "mirror", "", "Debian-style archive URL (default: the host's apt sources)")
-	fs.StringVar(&f.Suite, "suite", "", "archive suite(s), space separated, with --mirror")
+	fs.StringVar(&f.Suite, "suite", "", "archive suite(s), space separated; alone: the host's archives with these suites")
 	fs.StringVar(&f.Keyring, "keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	fs.Int64Var(&f.Seed, "seed", 0, "seed of the boot plan and the scenarios (default: from the clock; recorded)")
 	fs.StringVar(&f.runID, "run-id", "", "the run's id (shards of one run must share it; default: from the clock)")
@@ -73,7 +73,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel()}))
 	if !f.quiet {
-		o.Progress = stderr
+		o.Progress, o.Terminal = stderr, isTerminal(stderr)
 	}
 	if mode == "" {
 		mode = "plain"

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -98,6 +99,9 @@ func FromKernelFiles(files []string) (*Matrix, error) {
 	seen := map[string]int{}
 	for _, f := range files {
 		name := KernelNameFromFile(f)
+		if pkg, suite, ok := PackageArg(f); ok {
+			name = strings.TrimSuffix(KernelNameFromFile(strings.TrimPrefix(pkg, "linux-image-")+"-"+suite), "-")
+		}
 		seen[name]++
 		if seen[name] > 1 {
 			name = fmt.Sprintf("%s-%d", name, seen[name])
@@ -105,6 +109,8 @@ func FromKernelFiles(files []string) (*Matrix, error) {
 		spec := kernels.Spec{Name: name, Vmlinuz: f}
 		if strings.HasSuffix(f, ".deb") {
 			spec = kernels.Spec{Name: name, Deb: f}
+		} else if pkg, suite, ok := PackageArg(f); ok {
+			spec = kernels.Spec{Name: name, Package: pkg, Archive: kernels.Archive{Suite: suite}}
 		}
 		m.Kernels = append(m.Kernels, spec)
 	}
@@ -112,6 +118,20 @@ func FromKernelFiles(files []string) (*Matrix, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// PackageArg reads a kernel argument that is not a file as a package name
+// with an optional suite, the way apt takes it: linux-image-cloud-amd64 or
+// linux-image-cloud-amd64/trixie-backports.
+func PackageArg(arg string) (pkg, suite string, ok bool) {
+	if _, err := os.Stat(arg); err == nil || !strings.HasPrefix(arg, "linux-") {
+		return "", "", false
+	}
+	pkg, suite, _ = strings.Cut(arg, "/")
+	if pkg == "" || strings.ContainsAny(pkg, " \t") || strings.Contains(suite, "/") {
+		return "", "", false
+	}
+	return pkg, suite, true
 }
 
 // KernelFilesName is the file name of a matrix made by FromKernelFiles.

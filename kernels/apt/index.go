@@ -74,6 +74,29 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // KeepKernelImages selects linux-image-* packages.
 func KeepKernelImages(name string) bool { return strings.HasPrefix(name, "linux-image-") }
 
+// memberPrefixes name the packages a kernel split over several packages is
+// made of: Debian's linux-binary/-modules/-base (from 7.x on) and Ubuntu's
+// linux-modules[-extra].
+var memberPrefixes = []string{"linux-binary-", "linux-modules-", "linux-base-"}
+
+// KeepKernelPackages selects linux-image-* packages and the packages a split
+// kernel's image, modules and config come in.
+func KeepKernelPackages(name string) bool {
+	if KeepKernelImages(name) {
+		return true
+	}
+	for _, p := range memberPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// selection names what Keep selects by default; a cached selection made
+// with another one is read again.
+const selection = "kernel-packages-2"
+
 // Index fetches, verifies and merges the indexes of every suite of sources.
 func (c *Client) Index(ctx context.Context, sources []Source) (*Index, error) {
 	ix := &Index{}
@@ -109,6 +132,8 @@ func (c *Client) Index(ctx context.Context, sources []Source) (*Index, error) {
 // cacheMeta records which Packages file a cached selection came from.
 type cacheMeta struct {
 	Sources map[string]string `json:"sources"` // component -> sha256 of the Packages file
+	// Selection names the filter the selection was made with.
+	Selection string `json:"selection,omitempty"`
 }
 
 func (c *Client) suite(ctx context.Context, archive, suite string, comps []string, kr openpgp.EntityList) ([]Package, *StaleSuite, error) {
@@ -148,7 +173,10 @@ func (c *Client) suite(ctx context.Context, archive, suite string, comps []strin
 	if b, err := os.ReadFile(filepath.Join(dir, "meta.json")); err == nil {
 		json.Unmarshal(b, &meta) // a bad file only costs a download
 	}
-	newMeta := cacheMeta{Sources: map[string]string{}}
+	if meta.Selection != c.selection() {
+		meta = cacheMeta{} // selected with another filter: select again
+	}
+	newMeta := cacheMeta{Sources: map[string]string{}, Selection: c.selection()}
 	var all []Package
 	sel := map[string][]byte{}
 	for _, comp := range comps {
@@ -318,7 +346,14 @@ func (c *Client) keep() func(string) bool {
 	if c.Keep != nil {
 		return c.Keep
 	}
-	return KeepKernelImages
+	return KeepKernelPackages
+}
+
+func (c *Client) selection() string {
+	if c.Keep != nil {
+		return "custom"
+	}
+	return selection
 }
 
 func (c *Client) now() time.Time {
