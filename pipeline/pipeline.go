@@ -132,8 +132,8 @@ type Run struct {
 
 // Prepare gets everything a run needs before its first boot. Close the
 // run when done with it.
-func Prepare(ctx context.Context, o Options) (r *Run, err error) {
-	r = &Run{opts: o, log: o.Logger}
+func Prepare(ctx context.Context, o Options) (_ *Run, err error) {
+	r := &Run{opts: o, log: o.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

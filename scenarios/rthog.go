@@ -44,11 +44,11 @@ func (p *RTHogParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[RTHogParams]{
 		Name:     "rt-hog",
 		Measures: "a bounded SCHED_FIFO busy loop and a 1 ms periodic SCHED_OTHER thread on one CPU: the fair thread's worst delay, missed periods and CPU time",
 		Catches:  "RT throttling (sched_rt_runtime_us) vs the 6.12 fair deadline server",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *RTHogParams {
 			if profile == Full {
 				return &RTHogParams{CPU: 0, WindowMs: 20_000, PeriodUs: 1000, WorkUs: 100, FIFOPriority: 50}
 			}
@@ -65,15 +65,7 @@ type rtHogFair struct {
 	err             error
 }
 
-func runRTHog(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, err := schedParams[RTHogParams]("rt-hog", params)
-	if err != nil {
-		return nil, err
-	}
-	r, err := schedResult("rt-hog", p)
-	if err != nil {
-		return nil, err
-	}
+func runRTHog(ctx context.Context, env Env, p *RTHogParams, r *results.Scenario) (*results.Scenario, error) {
 	if p.CPU >= env.CPUs {
 		return nil, fmt.Errorf("rt-hog: cpu %d: the guest has %d CPUs", p.CPU, env.CPUs)
 	}

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-
-	"golang.org/x/term"
 
 	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/pipeline"
@@ -192,9 +189,4 @@ func (f *runFlags) report(stdout, stderr io.Writer, r *pipeline.Run, rep *pipeli
 		return infra(errors.New("some boots failed for infrastructure reasons (see above); the verdicts rest on the others"))
 	}
 	return nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
