@@ -109,8 +109,9 @@ func TestAAFalseAlarms(t *testing.T) {
 	if rawRate > 0.06 {
 		t.Errorf("A/A per-test p<0.05 rate = %.4f, want <= ~0.05", rawRate)
 	}
-	if coverage < 0.94 {
-		t.Errorf("A/A interval coverage = %.4f, want >= ~0.95", coverage)
+	// The intervals are at 1-2*alpha (see decide.go).
+	if coverage < 0.89 {
+		t.Errorf("A/A interval coverage = %.4f, want >= ~0.90", coverage)
 	}
 	// The tight half should mostly be found equivalent.
 	if verdicts[Equivalent] < tests*4/10 {
@@ -131,8 +132,10 @@ func TestCompareVerdicts(t *testing.T) {
 		{"30% slower, 10 boots", 10, 1.3, LowerIsBetter, Regression, "", 19},
 		{"30% faster, 10 boots", 10, 1 / 1.3, LowerIsBetter, Improvement, "", 19},
 		{"30% more ops/s, 10 boots", 10, 1.3, HigherIsBetter, Improvement, "", 19},
-		{"30% slower, 3 boots", 3, 1.3, LowerIsBetter, Inconclusive, "needs at least 6 boots per kernel for significance after correction", 19},
-		{"30% slower, 6 boots, 40 metrics", 6, 1.3, LowerIsBetter, Inconclusive, "needs at least 7 boots per kernel for significance after correction", 39},
+		// The t-test on log values decides where the exact rank test could
+		// not reach alpha (it needed 7 boots with 40 metrics).
+		{"30% slower, 3 boots", 3, 1.3, LowerIsBetter, Inconclusive, "interval beyond the threshold but not significant after correction", 19},
+		{"30% slower, 6 boots, 40 metrics", 6, 1.3, LowerIsBetter, Regression, "", 39},
 		{"same, 10 boots", 10, 1, LowerIsBetter, Equivalent, "", 19},
 		{"6% slower, 10 boots", 10, 1.06, LowerIsBetter, Inconclusive, "CI straddles the threshold", 19},
 	}
@@ -221,8 +224,8 @@ func TestCompareSpecialCases(t *testing.T) {
 			t.Errorf("Compare %s = %s (%q), want %s (%q)", ch.key, m.Verdict, m.Reason, ch.want, ch.reason)
 		}
 	}
-	if m := find(t, k, "s/stalls"); m.Scale != LinearScale {
-		t.Errorf("Compare s/stalls scale = %s, want linear (zero counts)", m.Scale)
+	if m := find(t, k, "s/stalls"); m.Scale != CountScale || m.Test != "counts" {
+		t.Errorf("Compare s/stalls scale = %s, test %s, want counts", m.Scale, m.Test)
 	}
 
 	c = Compare("base", all, CompareOptions{AllowMixedAccel: true, Thresholds: map[string]float64{"*.p50": 0.5}})

@@ -62,7 +62,7 @@ func WriteMarkdown(w io.Writer, c *Comparison, run *Run) error {
 }
 
 func mdTable(b *strings.Builder, ms []*MetricResult, icon map[Verdict]string) {
-	b.WriteString("| metric | baseline | candidate | n | change | CI | q | verdict |\n|---|---:|---:|---:|---:|---|---:|---|\n")
+	b.WriteString("| metric | baseline | candidate | n | shift | CI | q | verdict |\n|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, m := range ms {
 		v := icon[m.Verdict] + " " + string(m.Verdict)
 		if m.Reason != "" {
