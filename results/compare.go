@@ -38,6 +38,10 @@ var verdictRank = map[Verdict]int{
 	NotComparable: 4, Equivalent: 5, Informational: 6,
 }
 
+// PrimaryShare is the part of alpha the primary metrics of a kernel share
+// in its Benjamini-Hochberg family; the secondary ones share the rest.
+const PrimaryShare = 0.8
+
 // ComparisonSchema names the JSON form of a Comparison; it changes when a
 // field changes meaning or is removed. See SCHEMA.md.
 const ComparisonSchema = "kvet.comparison/v1"
@@ -56,6 +60,12 @@ type CompareOptions struct {
 	// MinBoots is the number of OK boots each side needs before a metric is
 	// judged at all. Default 2 (a single boot has no spread).
 	MinBoots int
+	// Paired compares the boots of one round (same boot index) as pairs
+	// when every boot has its partner: the paired t-test instead of Welch's.
+	// Pairing removes the host drift a round shares; without drift it costs
+	// half the degrees of freedom, and power with them (see the README's
+	// statistics section), so it is for hosts known to drift.
+	Paired bool
 	// AllowMixedAccel compares timing metrics across accelerators and hosts
 	// (the report still says so).
 	AllowMixedAccel bool
@@ -141,14 +151,13 @@ type KernelResult struct {
 	Accel     []string    `json:"accel,omitempty"`
 	// Faults come first in every report.
 	Faults []Fault `json:"faults,omitempty"`
-	// Tests is the size of the primary Benjamini-Hochberg family: the
-	// primary metrics with a p-value. SecondaryTests is the size of the
-	// family the secondary metrics are corrected in: every metric with a
-	// p-value.
+	// Tests and SecondaryTests count the primary and the secondary metrics
+	// with a p-value: one weighted Benjamini-Hochberg family in which the
+	// primary ones share PrimaryShare of alpha.
 	Tests          int `json:"tests"`
 	SecondaryTests int `json:"secondary_tests,omitempty"`
 	// BootsNeeded is how many boots per kernel the exact rank test needs to
-	// reach Alpha after correcting for Tests metrics (the t-tests on log
+	// reach a primary metric's share of Alpha (the t-tests on log
 	// values and the count tests have no such floor).
 	BootsNeeded int            `json:"boots_needed,omitempty"`
 	Metrics     []MetricResult `json:"metrics"`
@@ -498,7 +507,7 @@ func compareKernel(base, cand *kernelData, keys []string, declared map[string]bo
 			m.Verdict, m.Reason = Inconclusive, fmt.Sprintf("needs at least %d valid boots per kernel, has %d and %d", opt.MinBoots, len(m.Base), len(m.Cand))
 			estimate(&m, opt.Alpha)
 		default:
-			if err := test(&m, bs, cs, opt.Alpha); err != nil {
+			if err := test(&m, bs, cs, opt.Alpha, opt.Paired); err != nil {
 				m.Verdict, m.Reason = NotComparable, err.Error()
 				break
 			}
@@ -512,32 +521,39 @@ func compareKernel(base, cand *kernelData, keys []string, declared map[string]bo
 		kr.Metrics = append(kr.Metrics, m)
 	}
 
-	// Two families under Benjamini-Hochberg: the primary metrics alone, so
-	// that a change in what the scenarios are about is found with few boots,
-	// and every tested metric, primary or not, for the secondary ones (as
-	// strict as when all metrics were one family).
-	var primary []int
+	// One Benjamini-Hochberg family, weighted: the primary metrics share
+	// PrimaryShare of alpha, the secondary ones the rest, so a change in
+	// what the scenarios are about is found with few boots, and an A/A
+	// comparison still flags any metric with chance at most alpha.
+	var primary int
 	for _, j := range tested {
 		if kr.Metrics[j].Primary {
-			primary = append(primary, j)
+			primary++
 		}
 	}
-	kr.Tests, kr.SecondaryTests = len(primary), len(tested)
-	kr.BootsNeeded = BootsNeeded(opt.Alpha, max(kr.Tests, 1))
-	qAll := BenjaminiHochberg(pValues(kr.Metrics, tested))
-	qPrimary := BenjaminiHochberg(pValues(kr.Metrics, primary))
+	kr.Tests, kr.SecondaryTests = primary, len(tested)-primary
+	share := PrimaryShare
+	switch {
+	case primary == 0:
+		share = 0
+	case primary == len(tested):
+		share = 1
+	}
+	w := make([]float64, len(tested))
 	for i, j := range tested {
-		kr.Metrics[j].Q = qAll[i]
-	}
-	for i, j := range primary {
-		kr.Metrics[j].Q = qPrimary[i]
-	}
-	for _, j := range tested {
-		m := &kr.Metrics[j]
-		family := kr.SecondaryTests
-		if m.Primary {
-			family = kr.Tests
+		if kr.Metrics[j].Primary {
+			w[i] = share * float64(len(tested)) / float64(primary)
+		} else {
+			w[i] = (1 - share) * float64(len(tested)) / float64(len(tested)-primary)
 		}
+	}
+	kr.BootsNeeded = BootsNeeded(opt.Alpha*share, max(primary, 1))
+	for i, q := range WeightedBH(pValues(kr.Metrics, tested), w) {
+		m := &kr.Metrics[tested[i]]
+		m.Q = q
+		// The exact rank test's floor, in a family of len(tested)/w[i]
+		// equally weighted metrics.
+		family := int(math.Ceil(float64(len(tested))/w[i] - 1e-9))
 		m.Verdict, m.Reason = judge(m, opt.Alpha, family, BootsNeeded(opt.Alpha, family))
 	}
 	sort.SliceStable(kr.Metrics, func(i, j int) bool {

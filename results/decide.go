@@ -13,10 +13,11 @@ import (
 //   - fractions (Metric.Fraction): by their rarer side, as counts of
 //     Value*Samples events when every boot says its Samples, else by the
 //     rank test on the rarer side's values;
-//   - values all > 0: a t-test on log values, paired round by round when
-//     every boot of one side has its round's partner on the other (the plan
-//     interleaves kernels so that a round shares the host's state), Welch's
-//     otherwise. On log-normal per-boot values it is the more powerful test
+//   - values all > 0: Welch's t-test on log values, or with
+//     CompareOptions.Paired the paired one, round by round, when every boot
+//     of one side has its round's partner on the other (the plan interleaves
+//     kernels so that a round shares the host's state). On log-normal
+//     per-boot values it is the more powerful test
 //     at 3 to 10 boots, where the exact rank test cannot even reach alpha
 //     at 3 against 3;
 //   - anything else: Mann-Whitney with the Hodges-Lehmann shift.
@@ -51,7 +52,7 @@ func pairRounds(bs, cs *series) (base, cand []float64, ok bool) {
 }
 
 // test fills m's p-value and shift estimate from the series behind it.
-func test(m *MetricResult, bs, cs *series, alpha float64) error {
+func test(m *MetricResult, bs, cs *series, alpha float64, pair bool) error {
 	level := 1 - 2*alpha
 	switch {
 	case isCount(m):
@@ -70,7 +71,7 @@ func test(m *MetricResult, bs, cs *series, alpha float64) error {
 		lb, lc := logs(m.Base), logs(m.Cand)
 		var s MeanShift
 		var err error
-		if pb, pc, ok := pairRounds(bs, cs); ok {
+		if pb, pc, ok := pairRounds(bs, cs); ok && pair {
 			s, err = PairedT(logs(pb), logs(pc), level)
 			m.Test = "paired-log"
 		} else {

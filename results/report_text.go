@@ -43,7 +43,7 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		fmt.Fprintf(&b, "kvet run %s: %s, profile %s, accel %s, host %s (%s, QEMU %s)\n",
 			run.ID, run.Created.UTC().Format("2006-01-02 15:04 UTC"), run.Profile, run.Accel, run.Host.Hostname, run.Host.CPUModel, run.Host.QEMUVersion)
 	}
-	fmt.Fprintf(&b, "baseline %s: %s; alpha %g (Benjamini-Hochberg, primary metrics as their own family); SHIFT is the estimated ratio (of geometric means, of event rates for counts), CI at its achieved level\n",
+	fmt.Fprintf(&b, "baseline %s: %s; alpha %g (Benjamini-Hochberg, weighted: primary metrics share 80%%); SHIFT is the estimated ratio (of geometric means, of event rates for counts), CI at its achieved level\n",
 		c.Baseline, bootsString(c.BaselineBoots), c.Alpha)
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
