@@ -155,27 +155,24 @@ func (p powerSim) table(t testing.TB, sds []float64, ns []int) (worstAA float64,
 
 // TestPower prints the A/A false-alarm rate and the power table, before and
 // after, and fails if an A/A comparison flags any metric in more than 5% of
-// runs. KVET_POWER_RUNS sets the runs per cell (BenchmarkPower runs 1000).
+// runs. It is seeded: the same figures on every machine. The full table
+// (between-boot sd 5/10/20%, 3/5/7/10 boots, with and without host drift,
+// 1000 runs per cell) is `make power`, which sets KVET_POWER_RUNS.
 func TestPower(t *testing.T) {
-	runs := 40
-	if testing.Short() {
-		runs = 20
+	runs, sds, ns := 80, []float64{0.10}, []int{5, 10}
+	full := os.Getenv("KVET_POWER_RUNS") != ""
+	if full {
+		runs, _ = strconv.Atoi(os.Getenv("KVET_POWER_RUNS"))
+		sds, ns = []float64{0.05, 0.10, 0.20}, []int{3, 5, 7, 10}
 	}
-	if s := os.Getenv("KVET_POWER_RUNS"); s != "" {
-		runs, _ = strconv.Atoi(s)
+	sims := []powerSim{{runs: runs, scenarios: 8, perSc: 5}}
+	if full {
+		sims = append(sims, powerSim{runs: runs, scenarios: 8, perSc: 5, drift: true},
+			powerSim{runs: runs, scenarios: 8, perSc: 5, drift: true, paired: true})
 	}
-	p := powerSim{runs: runs, scenarios: 8, perSc: 5}
-	worst, _ := p.table(t, []float64{0.10}, []int{5, 10})
-	if worst > 0.05 {
-		t.Errorf("A/A comparisons flag a metric in %.1f%% of runs, want <= 5%%", worst*100)
-	}
-}
-
-func TestPowerExplore(t *testing.T) {
-	if os.Getenv("KVET_EXPLORE") == "" {
-		t.Skip()
-	}
-	for _, p := range []powerSim{{runs: 200, scenarios: 8, perSc: 5}, {runs: 200, scenarios: 8, perSc: 5, paired: true}, {runs: 200, scenarios: 8, perSc: 5, drift: true}, {runs: 200, scenarios: 8, perSc: 5, drift: true, paired: true}} {
-		p.table(t, []float64{0.05, 0.10, 0.20}, []int{3, 5, 7, 10})
+	for _, p := range sims {
+		if worst, _ := p.table(t, sds, ns); worst > 0.05 {
+			t.Errorf("A/A comparisons (drift %v, paired %v) flag a metric in %.1f%% of runs, want <= 5%%", p.drift, p.paired, worst*100)
+		}
 	}
 }
