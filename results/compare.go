@@ -449,7 +449,8 @@ func compareKernel(base, cand *kernelData, keys []string, declared map[string]bo
 		}
 	}
 
-	var tested []int // indexes into kr.Metrics that carry a p-value
+	var tested []int            // indexes into kr.Metrics that carry a p-value
+	dropped := map[string]int{} // NaN or infinite values left out, by key
 	for _, key := range keys {
 		bs, cs := base.metrics[key], cand.metrics[key]
 		if bs == nil && cs == nil {
@@ -514,8 +515,8 @@ func compareKernel(base, cand *kernelData, keys []string, declared map[string]bo
 			tested = append(tested, len(kr.Metrics))
 		}
 		for _, s := range []*series{bs, cs} {
-			if s != nil && s.nonFinite > 0 && m.Reason == "" {
-				m.Reason = fmt.Sprintf("%d NaN or infinite values left out", s.nonFinite)
+			if s != nil && s.nonFinite > 0 && len(m.Base) > 0 && len(m.Cand) > 0 {
+				dropped[m.Key] += s.nonFinite
 			}
 		}
 		kr.Metrics = append(kr.Metrics, m)
@@ -555,6 +556,12 @@ func compareKernel(base, cand *kernelData, keys []string, declared map[string]bo
 		// equally weighted metrics.
 		family := int(math.Ceil(float64(len(tested))/w[i] - 1e-9))
 		m.Verdict, m.Reason = judge(m, opt.Alpha, family, BootsNeeded(opt.Alpha, family))
+	}
+	for i := range kr.Metrics {
+		if n := dropped[kr.Metrics[i].Key]; n > 0 {
+			m := &kr.Metrics[i]
+			m.Reason = strings.TrimPrefix(m.Reason+fmt.Sprintf("; %d NaN or infinite values left out", n), "; ")
+		}
 	}
 	sort.SliceStable(kr.Metrics, func(i, j int) bool {
 		return verdictRank[kr.Metrics[i].Verdict] < verdictRank[kr.Metrics[j].Verdict]
@@ -634,6 +641,8 @@ func judge(m *MetricResult, alpha float64, family, needed int) (Verdict, string)
 	}
 	sig := m.Q <= alpha
 	switch {
+	case m.Scale == CountScale && m.Ratio == 1 && m.Lo == 0 && math.IsInf(m.Hi, 1):
+		return Inconclusive, "no events on either side: no rate to compare"
 	case !sig && m.Test == "mann-whitney" && MinP(len(m.Base), len(m.Cand))*float64(family) > alpha:
 		return Inconclusive, fmt.Sprintf("needs at least %d boots per kernel for significance after correction (has %d and %d)", needed, len(m.Base), len(m.Cand))
 	case sig && bad:

@@ -398,3 +398,89 @@ func TestCompareMetricOrder(t *testing.T) {
 		}
 	}
 }
+
+// valuesOf makes one boot per value of kernel with metric m set to it.
+func valuesOf(kernel string, seq0 int, m Metric, vals ...float64) []*Boot {
+	var out []*Boot
+	for i, v := range vals {
+		mm := m
+		mm.Value = v
+		out = append(out, &Boot{Kernel: kernel, Index: i, Seq: seq0 + 2*i, Accel: "kvm", Outcome: OK,
+			Scenarios: []Scenario{{Name: "s", Valid: true, Metrics: []Metric{mm}}}})
+	}
+	return out
+}
+
+// Rare events and fractions: never "equivalent" from an interval that ties
+// or zeros make narrow, and a fraction judged by its rarer side.
+func TestCompareCountsAndFractions(t *testing.T) {
+	stalls := Metric{Name: "stalls", Unit: "count", Better: LowerIsBetter}
+	missed := Metric{Name: "missed_fraction", Unit: "ratio", Better: LowerIsBetter, Timing: true}
+	tests := []struct {
+		name       string
+		m          Metric
+		base, cand []float64
+		want       Verdict
+		reason     string
+	}{
+		{"one boot with all the events", stalls, []float64{0, 0, 0, 0, 0, 0, 0}, []float64{0, 0, 0, 0, 0, 0, 40}, Inconclusive, "CI straddles"},
+		{"no events at all", stalls, []float64{0, 0, 0, 0, 0, 0, 0}, []float64{0, 0, 0, 0, 0, 0, 0}, Inconclusive, "no events on either side"},
+		{"events in every boot", stalls, []float64{0, 1, 0, 0, 1, 0, 1}, []float64{6, 5, 9, 7, 4, 6, 8}, Regression, ""},
+		// rt-hog on 6.1 and 6.12-rt: the fair thread met 4.5% of its
+		// deadlines, then none.
+		{"missed 0.9555 -> 1", missed, []float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{1, 1, 1, 1, 1, 1, 1}, Regression, ""},
+		{"fraction unchanged", missed, []float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{0.956, 0.954, 0.957, 0.955, 0.959, 0.952, 0.955}, Equivalent, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			boots := append(valuesOf("a", 0, tt.m, tt.base...), valuesOf("b", 1, tt.m, tt.cand...)...)
+			m := find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/"+tt.m.Name)
+			if m.Verdict != tt.want || !strings.Contains(m.Reason, tt.reason) {
+				t.Errorf("Compare %v vs %v = %s (%q; %s %.3g [%.3g, %.3g] p %.3g), want %s (%q)",
+					tt.base, tt.cand, m.Verdict, m.Reason, m.Test, m.Ratio, m.Lo, m.Hi, m.P, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// A doubled rare-event rate was called equivalent in half of 7-boot runs
+// when counts were compared like timings; as counts, never.
+func TestCompareDoubledRareEvents(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	poisson := func(mean float64) float64 {
+		n, p, l := 0.0, 1.0, math.Exp(-mean)
+		for p *= r.Float64(); p > l; p *= r.Float64() {
+			n++
+		}
+		return n
+	}
+	stalls := Metric{Name: "stalls", Unit: "count", Better: LowerIsBetter}
+	verdicts := map[Verdict]int{}
+	for run := 0; run < 200; run++ {
+		var b, c []float64
+		for i := 0; i < 7; i++ {
+			b, c = append(b, poisson(0.5)), append(c, poisson(1))
+		}
+		boots := append(valuesOf("a", 0, stalls, b...), valuesOf("b", 1, stalls, c...)...)
+		verdicts[find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/stalls").Verdict]++
+	}
+	if verdicts[Equivalent] > 0 || verdicts[Improvement] > 0 {
+		t.Errorf("doubled rare-event rate, 200 runs of 7 boots: verdicts %v, want no equivalent and no improvement", verdicts)
+	}
+}
+
+// A NaN is left out, said, and never reaches a test; a metric with no value
+// on one side is reported as not comparable.
+func TestCompareNaNAndMissing(t *testing.T) {
+	m := Metric{Name: "lat.p50", Unit: "ns", Better: LowerIsBetter}
+	boots := append(valuesOf("a", 0, m, 100, math.NaN(), 101, 99), valuesOf("b", 1, m, 100, 102, 98, 101)...)
+	got := find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/lat.p50")
+	if len(got.Base) != 3 || !strings.Contains(got.Reason, "1 NaN or infinite values left out") {
+		t.Errorf("Compare with a NaN: %d base values, reason %q, want 3 and the NaN said", len(got.Base), got.Reason)
+	}
+	boots = append(valuesOf("a", 0, m, math.NaN(), math.NaN()), valuesOf("b", 1, m, 100, 102)...)
+	got = find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/lat.p50")
+	if got.Verdict != NotComparable || !strings.Contains(got.Reason, "no valid values on the baseline side (2 NaN") {
+		t.Errorf("Compare with NaN only on one side = %s (%q), want not-comparable, said", got.Verdict, got.Reason)
+	}
+}

@@ -189,10 +189,7 @@ func pValues(ms []MetricResult, idx []int) []float64 {
 // the ranks), or no event happened on either side.
 func degenerate(m *MetricResult) string {
 	if m.Scale == CountScale {
-		if m.Ratio == 1 && m.Lo == 0 && math.IsInf(m.Hi, 1) {
-			return "no events on either side"
-		}
-		return ""
+		return "" // the exact interval has width whenever events happened
 	}
 	if m.Lo == m.Hi {
 		return "the interval has no width"
