@@ -44,7 +44,7 @@ const PrimaryShare = 0.8
 
 // ComparisonSchema names the JSON form of a Comparison; it changes when a
 // field changes meaning or is removed. See SCHEMA.md.
-const ComparisonSchema = "kvet.comparison/v1"
+const ComparisonSchema = "kvet.comparison/v2"
 
 // CompareOptions tunes Compare. The zero value works.
 type CompareOptions struct {

@@ -9,7 +9,7 @@ import (
 // the "schema" field (ComparisonSchema) and documented in SCHEMA.md and on
 // the Comparison, KernelResult, MetricResult, Fault and Change types:
 //
-//	schema          "kvet.comparison/v1"
+//	schema          "kvet.comparison/v2"
 //	baseline        baseline kernel name
 //	alpha           false discovery rate; intervals are at 1-alpha
 //	baseline_boots  boot counts by outcome
