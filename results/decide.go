@@ -56,7 +56,13 @@ func test(m *MetricResult, bs, cs *series, alpha float64, pair bool) error {
 	level := 1 - 2*alpha
 	switch {
 	case isCount(m):
-		return testCounts(m, m.Base, m.Cand, nil, nil, level)
+		// Out of how many (samples, periods) when every boot says so: boots
+		// that ran longer may count more.
+		be, ce := bs.samples, cs.samples
+		if slices.Contains(be, 0) || slices.Contains(ce, 0) {
+			be, ce = nil, nil
+		}
+		return testCounts(m, m.Base, m.Cand, be, ce, level)
 	case isFraction(bs.meta) || isFraction(cs.meta):
 		b, c := m.Base, m.Cand
 		if median(slices.Concat(b, c)) > 0.5 {

@@ -85,3 +85,12 @@ func TestCountRatioOverdispersed(t *testing.T) {
 		t.Errorf("CountRatio(0 x7, ~6 each) = %+v, want dispersion ~1 and a tiny p", rr)
 	}
 }
+
+// Exposure: the same events out of twice as many samples are half the rate.
+func TestCountRatioExposure(t *testing.T) {
+	a, _ := CountRatio([]float64{3, 4, 5}, []float64{6, 8, 10}, nil, nil, 0.9)
+	b, _ := CountRatio([]float64{3, 4, 5}, []float64{6, 8, 10}, []float64{100, 100, 100}, []float64{200, 200, 200}, 0.9)
+	if !near(a.Ratio, 2, 1e-12) || !near(b.Ratio, 1, 1e-12) || !near(b.Lo, a.Lo/2, 1e-9) || b.P < 0.5 {
+		t.Errorf("CountRatio without exposure = %+v, with the candidate's doubled = %+v, want ratios 2 and 1", a, b)
+	}
+}
