@@ -429,6 +429,8 @@ func TestCompareCountsAndFractions(t *testing.T) {
 		// rt-hog on 6.1 and 6.12-rt: the fair thread met 4.5% of its
 		// deadlines, then none.
 		{"missed 0.9555 -> 1", missed, []float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{1, 1, 1, 1, 1, 1, 1}, Regression, ""},
+		{"missed 0.9555 -> 1, out of 2000 periods", Metric{Name: "missed_fraction", Unit: "ratio", Better: LowerIsBetter, Fraction: true, Samples: 2000},
+			[]float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{1, 1, 1, 1, 1, 1, 1}, Regression, ""},
 		{"fraction unchanged", missed, []float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{0.956, 0.954, 0.957, 0.955, 0.959, 0.952, 0.955}, Equivalent, ""},
 	}
 	for _, tt := range tests {
