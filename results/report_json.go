@@ -11,11 +11,12 @@ import (
 //
 //	schema          "kvet.comparison/v2"
 //	baseline        baseline kernel name
-//	alpha           false discovery rate; intervals are at 1-alpha
+//	alpha           false discovery rate; intervals are at 1-2*alpha
 //	baseline_boots  boot counts by outcome
 //	kernels[]       one per candidate: boots, faults (regressions of the
-//	                kernel itself), tests (family size), boots_needed,
-//	                metrics[] (key, per-boot values, medians, scale, ratio,
+//	                kernel itself), tests and secondary_tests (primary and
+//	                secondary metrics tested), boots_needed, metrics[] (key,
+//	                per-boot values, medians, primary, test, scale, ratio,
 //	                lo, hi, level, p, q, verdict, reason), changes[], notes
 //	notes           caveats about the whole comparison
 func WriteJSON(w io.Writer, c *Comparison) error {
