@@ -3,6 +3,7 @@ package results
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -267,5 +268,27 @@ func TestMannWhitneyExactAtTheEdge(t *testing.T) {
 func TestMannWhitneyNaN(t *testing.T) {
 	if _, _, err := MannWhitney([]float64{1, math.NaN(), 3}, []float64{1, 2, 3}); err == nil {
 		t.Errorf("MannWhitney with a NaN: no error")
+	}
+}
+
+// The level shown is the one achieved: at 3 against 3 boots the rank
+// interval is at 90% whatever was asked, and says so.
+func TestAchievedLevel(t *testing.T) {
+	s := HodgesLehmann([]float64{1, 2, 3}, []float64{4, 5, 6}, 0.95)
+	if !near(s.Level, 0.9, 1e-12) {
+		t.Errorf("HodgesLehmann(3 vs 3, 0.95).Level = %v, want 0.9", s.Level)
+	}
+	m := MetricResult{Scale: LinearScale, Lo: s.Lo, Hi: s.Hi, Level: s.Level}
+	if got := ciString(&m); !strings.HasSuffix(got, " 90%") {
+		t.Errorf("ciString = %q, want the achieved 90%%", got)
+	}
+}
+
+// q <= alpha is significant, as in Benjamini-Hochberg.
+func TestJudgeAtAlpha(t *testing.T) {
+	m := MetricResult{Better: LowerIsBetter, Threshold: 0.05, Scale: LogScale, Test: "welch-log",
+		Base: []float64{1, 2, 3}, Cand: []float64{4, 5, 6}, Ratio: 1.5, Lo: 1.2, Hi: 1.8, P: 0.05, Q: 0.05}
+	if v, why := judge(&m, 0.05, 1, 3); v != Regression {
+		t.Errorf("judge(q = alpha) = %s (%q), want regression", v, why)
 	}
 }
