@@ -182,6 +182,8 @@ func NextLook(baseline string, boots []*Boot, prev []Look, opt SequentialOptions
 			k.Reason = "every primary metric decided"
 		case k.Boots >= opt.MaxBoots:
 			k.Reason = fmt.Sprintf("undecided at %d boots, the most it gets", k.Boots)
+		case kr == nil && k.Alpha == 0 && k.Information > 0:
+			k.More, k.Reason = true, "no new boots since the last look"
 		case kr == nil:
 			k.More, k.Reason = true, "nothing to compare yet"
 		default:
@@ -189,6 +191,32 @@ func NextLook(baseline string, boots []*Boot, prev []Look, opt SequentialOptions
 		}
 	}
 	return look, out
+}
+
+// Final puts together the verdicts of an adaptive run: each kernel of the
+// last look with its KernelResult from the comparison of its DecidedAt look.
+// comparisons[i] is what NextLook returned with looks[i].
+func Final(looks []Look, comparisons []*Comparison) *Comparison {
+	if len(looks) == 0 || len(looks) != len(comparisons) {
+		return nil
+	}
+	last := comparisons[len(comparisons)-1]
+	out := &Comparison{Schema: ComparisonSchema, Baseline: last.Baseline, Alpha: last.Alpha}
+	for _, k := range looks[len(looks)-1].Kernels {
+		at := k.DecidedAt
+		if at < 1 || at > len(comparisons) {
+			continue
+		}
+		c := comparisons[at-1]
+		for _, kr := range c.Kernels {
+			if kr.Kernel == k.Kernel {
+				out.Kernels = append(out.Kernels, kr)
+			}
+		}
+		out.Notes = appendNew(out.Notes, c.Notes...)
+	}
+	out.BaselineBoots, out.BaselineAccel = last.BaselineBoots, last.BaselineAccel
+	return out
 }
 
 func appendNew(s []string, add ...string) []string {

@@ -21,6 +21,7 @@ func TestSpendOBF(t *testing.T) {
 func adaptive(r *rand.Rand, shift map[string]float64, sd float64) ([]Look, map[string]Verdict) {
 	var boots []*Boot
 	var looks []Look
+	var comparisons []*Comparison
 	verdicts := map[string]Verdict{}
 	more := map[string]bool{"b": true, "c": true}
 	for round := 0; round < 10; round++ {
@@ -42,15 +43,15 @@ func adaptive(r *rand.Rand, shift map[string]float64, sd float64) ([]Look, map[s
 			continue
 		}
 		look, c := NextLook("a", boots, looks, SequentialOptions{})
-		looks = append(looks, look)
+		looks, comparisons = append(looks, look), append(comparisons, c)
 		for _, kl := range look.Kernels {
 			more[kl.Kernel] = kl.More
 		}
-		for _, kr := range c.Kernels {
-			for _, m := range kr.Metrics {
-				if m.Key == "s/lat.p50" {
-					verdicts[kr.Kernel] = m.Verdict
-				}
+	}
+	for _, kr := range Final(looks, comparisons).Kernels {
+		for _, m := range kr.Metrics {
+			if m.Key == "s/lat.p50" {
+				verdicts[kr.Kernel] = m.Verdict
 			}
 		}
 	}
@@ -104,5 +105,16 @@ func TestNextLook(t *testing.T) {
 	}
 	if float64(found)/runs < 0.8 || float64(undecidedRate)/runs < 0.8 {
 		t.Errorf("30%% shift found in %d of %d runs, only s/rate undecided in %d, want >= 80%% each", found, runs, undecidedRate)
+	}
+}
+
+// A large change on a quiet host is decided at an early look; the kernel
+// then gets no more boots, stays decided, and keeps that look's verdicts.
+func TestNextLookDecidesEarly(t *testing.T) {
+	looks, v := adaptive(rand.New(rand.NewPCG(41, 42)), map[string]float64{"a": 1, "b": 1, "c": 2}, 0.01)
+	first := looks[0].Kernels[1]
+	last := looks[len(looks)-1].Kernels[1]
+	if last.Kernel != "c" || !last.Decided || last.More || last.DecidedAt > 2 || last.Boots > 5 || v["c"] != Regression {
+		t.Errorf("kernel c: first look %+v, last %+v, verdict %s; want decided by look 2 with at most 5 boots, a regression", first, last, v["c"])
 	}
 }
