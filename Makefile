@@ -12,7 +12,7 @@ REQUIRE := KVET_REQUIRE_INTEGRATION=1
 endif
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all build run test unit power lint deps deps-test clean
+.PHONY: all build run test unit lint deps deps-test clean
 
 all: build
 
@@ -51,6 +51,7 @@ unit:
 
 # The statistics simulation in full: A/A false alarms and the power to find
 # a 20% shift, 1000 seeded runs per cell (about ten minutes on 2 cores).
+.PHONY: power
 power:
 	KVET_POWER_RUNS=1000 $(GO) test -run '^TestPower$$' -v -timeout 3h ./results
 
