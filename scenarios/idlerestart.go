@@ -175,8 +175,8 @@ func idleRestartMetrics(prefix string, rounds []idleRound) []results.Metric {
 	return []results.Metric{
 		{Name: prefix + ".cwnd_before", Unit: "segments", Better: results.Info, Value: tcpMedian(before), Samples: n},
 		{Name: prefix + ".cwnd_after", Unit: "segments", Better: results.Info, Value: tcpMedian(after), Samples: n},
-		{Name: prefix + ".cwnd_after_ratio", Unit: "ratio", Better: results.HigherIsBetter, Value: tcpMedian(ratio), Samples: n},
-		{Name: prefix + ".burst", Unit: "ns", Better: results.LowerIsBetter, Value: tcpMedian(burst), Samples: n, Quantile: 50, Timing: true},
+		{Name: prefix + ".cwnd_after_ratio", Unit: "ratio", Better: results.HigherIsBetter, Value: tcpMedian(ratio), Samples: n, Primary: true},
+		{Name: prefix + ".burst", Unit: "ns", Better: results.LowerIsBetter, Value: tcpMedian(burst), Samples: n, Quantile: 50, Timing: true, Primary: true},
 		{Name: prefix + ".rto", Unit: "us", Better: results.Info, Value: tcpMedian(rto), Samples: n, Quantile: 50, Timing: true},
 		{Name: prefix + ".idle", Unit: "ns", Better: results.Info, Value: tcpMedian(idle), Samples: n, Quantile: 50, Timing: true},
 	}

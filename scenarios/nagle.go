@@ -100,9 +100,9 @@ func runNagle(ctx context.Context, env Env, p *NagleParams, r *results.Scenario)
 			// Stalls are a kernel behaviour (timer-driven ACKs), meaningful
 			// under any accelerator: not Timing.
 			results.Metric{Name: v + ".stalled", Unit: "ratio", Better: results.LowerIsBetter,
-				Value: float64(stalled) / float64(n), Samples: n},
+				Value: float64(stalled) / float64(n), Samples: n, Fraction: true, Primary: true},
 			results.Metric{Name: v + ".p50", Unit: "ns", Better: results.LowerIsBetter,
-				Value: float64(h.ValueAtQuantile(50)), Samples: n, Quantile: 50, Timing: true},
+				Value: float64(h.ValueAtQuantile(50)), Samples: n, Quantile: 50, Timing: true, Primary: true},
 			results.Metric{Name: v + ".max", Unit: "ns", Better: results.Info,
 				Value: float64(h.Max()), Samples: n, Quantile: 100, Timing: true},
 			results.Metric{Name: v + ".exchanges", Unit: "count", Better: results.Info, Value: float64(n)},

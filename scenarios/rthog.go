@@ -158,10 +158,16 @@ func runRTHog(ctx context.Context, env Env, p *RTHogParams, r *results.Scenario)
 		r.Notes = append(r.Notes, fmt.Sprintf("the fair thread was starved for the whole %d ms window: neither RT throttling nor a deadline server let it run", p.WindowMs))
 	}
 	missed := 1 - float64(min(fair.onTime, periods))/float64(periods)
+	// What rt-hog asks: does the fair thread meet its deadlines and get its
+	// CPU: the primary metrics, both shares of 0..1.
+	missedM := schedMetric("missed_fraction", "ratio", results.LowerIsBetter, missed, true)
+	missedM.Primary, missedM.Fraction, missedM.Samples = true, true, periods
+	shareM := schedMetric("fair_cpu_share", "ratio", results.HigherIsBetter, float64(fair.cpu)/float64(window), true)
+	shareM.Primary, shareM.Fraction = true, true
 	r.Metrics = append(r.Metrics,
-		schedMetric("missed_fraction", "ratio", results.LowerIsBetter, missed, true),
+		missedM,
 		schedMetric("fair_cpu", "ms", results.HigherIsBetter, float64(fair.cpu)/1e6, true),
-		schedMetric("fair_cpu_share", "ratio", results.HigherIsBetter, float64(fair.cpu)/float64(window), true),
+		shareM,
 		schedMetric("hog_cpu_share", "ratio", results.Info, float64(hogCPU)/float64(window), true),
 	)
 	schedLog(env, "rt-hog: hog spun %v of %v; fair thread served %d of %d periods on time, ran %v",
