@@ -7,14 +7,12 @@ import (
 	"sort"
 
 	"github.com/u-root/u-root/pkg/ldd"
+
+	"github.com/kvet/kvet/internal/wire"
 )
 
-// ExecDir is where the exec scenario finds its program in the guest
-// (scenarios.ExecGuestDir; images does not import the guest side).
-const ExecDir = "/kvet/exec"
-
 // ExecFiles returns what the guest needs to run program: the program itself
-// at ExecDir/<basename>, and for a dynamically linked program the dynamic
+// at wire.ExecDir/<basename>, and for a dynamically linked program the dynamic
 // loader and every shared library it loads, each at the absolute path the
 // loader resolves it to on the host, so the guest's loader finds them at
 // the same place without an ld.so.cache.
@@ -37,7 +35,7 @@ func ExecFiles(program string) ([]File, error) {
 		return nil, fmt.Errorf("exec program %s: shared libraries: %w", abs, err)
 	}
 	sort.Strings(libs)
-	files := []File{{Src: abs, Dst: filepath.Join(ExecDir, filepath.Base(abs))}}
+	files := []File{{Src: abs, Dst: filepath.Join(wire.ExecDir, filepath.Base(abs))}}
 	for _, lib := range libs {
 		// The library is read through its symlinks but lands at the path
 		// the loader looks for.

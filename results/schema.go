@@ -60,6 +60,15 @@ type Metric struct {
 	// Threshold overrides the default relative threshold (0.05 = 5%) for
 	// judging this metric; 0 means the default for its kind.
 	Threshold float64 `json:"threshold,omitempty"`
+	// Primary marks the few metrics that answer the scenario's question:
+	// they are tested as a small family of their own, so a change in them is
+	// found with fewer boots; the rest are secondary. A scenario that marks
+	// none has its medians, means and rates as primary.
+	Primary bool `json:"primary,omitempty"`
+	// Fraction marks a share of 0..1 (missed deadlines, stalled exchanges,
+	// CPU share): judged on that scale, by its rarer side, not relative to
+	// its own value. With Samples it is a count of Value*Samples events.
+	Fraction bool `json:"fraction,omitempty"`
 }
 
 // Histogram is a latency distribution in the standard HdrHistogram

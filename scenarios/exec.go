@@ -16,11 +16,9 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
+	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/results"
 )
-
-// ExecGuestDir is where the image puts the exec scenario's program.
-const ExecGuestDir = "/kvet/exec"
 
 // ExecParams are the parameters of exec.
 type ExecParams struct {
@@ -54,12 +52,12 @@ func (p *ExecParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[ExecParams]{
 		Name:      "exec",
 		Measures:  "a program of the user's, run in the guest: every value it prints in Go benchmark format (BenchmarkName N value unit ...)",
 		Catches:   "whatever the user's own workload is sensitive to",
 		OnRequest: true,
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *ExecParams {
 			p := &ExecParams{Timeout: time.Minute, Directions: map[string]string{"ns/op": "lower", "*/s": "higher"}}
 			if profile == Full {
 				p.Timeout = 10 * time.Minute
@@ -70,10 +68,10 @@ func init() {
 	})
 }
 
-// ExecPath is where the program runs from: the copy under ExecGuestDir when
+// ExecPath is where the program runs from: the copy under wire.ExecDir when
 // there is one (in the guest), else the path as given (on a host).
 func ExecPath(program string) string {
-	g := filepath.Join(ExecGuestDir, filepath.Base(program))
+	g := filepath.Join(wire.ExecDir, filepath.Base(program))
 	if _, err := os.Stat(g); err == nil {
 		return g
 	}
@@ -83,16 +81,8 @@ func ExecPath(program string) string {
 // execMaxOutput bounds the output kept from the program.
 const execMaxOutput = 16 << 20
 
-func runExec(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runExec(ctx context.Context, env Env, p *ExecParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[ExecParams](params)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("exec", p)
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	prog := ExecPath(p.Program)
@@ -100,7 +90,7 @@ func runExec(ctx context.Context, env Env, params any) (*results.Scenario, error
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &execLimitedBuffer{b: &stdout, n: execMaxOutput}
 	cmd.Stderr = &execLimitedBuffer{b: &stderr, n: 64 << 10}
-	err = cmd.Run()
+	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
 		return nil, fmt.Errorf("exec %s: killed after the %v timeout", prog, p.Timeout)
 	}

@@ -13,7 +13,11 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/pipeline"
+	"github.com/kvet/kvet/results"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -37,36 +41,28 @@ const (
 	exitInfra      = 3 // the machinery failed: QEMU missing, accel broken, download failed, disk
 )
 
-// exitError carries an exit code with its error.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func badInput(err error) error { return &exitError{exitBadInput, err} }
-func infra(err error) error    { return &exitError{exitInfra, err} }
+func badInput(err error) error { return &pipeline.Error{Kind: pipeline.BadInput, Err: err} }
+func infra(err error) error    { return &pipeline.Error{Kind: pipeline.Infra, Err: err} }
 func badInputf(format string, args ...any) error {
 	return badInput(fmt.Errorf(format, args...))
 }
 
 // errFailed is returned when the run completed and its verdict fails it; the
 // report has said why already.
+var errFailed = &pipeline.Error{Kind: pipeline.KernelFailed, Err: errors.New("kvet: the candidate kernels failed (see the report)")}
 
-var errFailed = &exitError{exitRegression, errors.New("kvet: the candidate kernels failed (see the report)")}
-
+// exitCode maps an error's kind to the exit code.
 func exitCode(err error) int {
-	if err == nil {
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitBadInput
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	var me *matrix.Error
-	if errors.As(err, &me) || errors.Is(err, flag.ErrHelp) {
+	switch pipeline.KindOf(err) {
+	case pipeline.KernelFailed:
+		return exitRegression
+	case pipeline.BadInput:
 		return exitBadInput
 	}
 	return exitInfra
@@ -178,3 +174,32 @@ type stringsFlag []string
 
 func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseFailOn reads --fail-on: verdict names, or none (an empty list).
+func parseFailOn(s string) ([]results.Verdict, error) {
+	vs, err := results.ParseFailOn(s)
+	if err != nil {
+		return nil, badInputf("--fail-on %q: %v", s, err)
+	}
+	return vs, nil
+}
+
+// runThresholds are the thresholds of a run's matrix; a run without a
+// readable matrix uses the metrics' defaults.
+func runThresholds(run *results.Run, stderr io.Writer) map[string]float64 {
+	t, err := matrix.RunThresholds(run)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v; using the default thresholds\n", err)
+	}
+	return t
+}
+
+// colorful reports whether w is a terminal that may show colours.
+func colorful(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == ""
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

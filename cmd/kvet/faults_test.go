@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -109,69 +107,4 @@ func TestFaultExitCodes(t *testing.T) {
 func lastNonEmpty(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// A run directory that cannot be written (a full disk, an I/O error) is an
-// infrastructure failure and leaves nothing half made; one that holds a run
-// already is bad input.
-func TestRunDirErrors(t *testing.T) {
-	dir := t.TempDir()
-	blocked := filepath.Join(dir, "blocked")
-	os.MkdirAll(blocked, 0o755)
-	os.WriteFile(filepath.Join(blocked, results.BootsDir), nil, 0o644) // boots/ cannot be made
-	_, err := results.CreateDir(blocked, &results.Run{ID: "r"})
-	if code := exitCode(runDirError(err)); err == nil || code != exitInfra {
-		t.Errorf("CreateDir(unwritable) = %v, exit %d; want an error, exit %d", err, code, exitInfra)
-	}
-	if _, err := os.Stat(filepath.Join(blocked, results.ConsoleDir)); err == nil {
-		t.Errorf("CreateDir(unwritable) left console/ behind")
-	}
-	ok := filepath.Join(dir, "ok")
-	if _, err := results.CreateDir(ok, &results.Run{ID: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = results.CreateDir(ok, &results.Run{ID: "r"})
-	if code := exitCode(runDirError(err)); code != exitBadInput || !strings.Contains(err.Error(), "already holds a run") {
-		t.Errorf("CreateDir(existing run) = %v, exit %d; want exit %d", err, code, exitBadInput)
-	}
-}
-
-func TestResumePoolKeepsTheRecordedPool(t *testing.T) {
-	rec := &results.Run{Parallel: 1, Isolate: false, Pinned: false}
-	for _, tt := range []struct {
-		name     string
-		flags    runFlags
-		kept     bool
-		parallel int
-	}{
-		{"no flags", runFlags{}, true, 1},
-		{"--parallel 2", runFlags{parallel: 2}, false, 2},
-		{"--isolate", runFlags{isolate: true}, false, 0},
-	} {
-		f := tt.flags
-		if kept := resumePool(&f, rec); kept != tt.kept || f.parallel != tt.parallel {
-			t.Errorf("resumePool(%s) = %v, parallel %d; want %v, %d", tt.name, kept, f.parallel, tt.kept, tt.parallel)
-		}
-	}
-	// With the recorded pool of one guest, the pool shape is one guest.
-	f := runFlags{}
-	resumePool(&f, rec)
-	if parallel, _, _, err := poolShape(f.parallel, 0, f.isolate, 2); err != nil || parallel != 1 {
-		t.Errorf("poolShape after resume = %d, %v; want 1 guest as recorded", parallel, err)
-	}
-}
-
-func TestDiskFaultsAreInfrastructure(t *testing.T) {
-	for _, err := range []error{
-		&os.PathError{Op: "write", Path: "/cache/extracted/x/vmlinuz", Err: syscall.ENOSPC},
-		fmt.Errorf("image for a: %w", &os.PathError{Op: "write", Path: "/cache/images/x.cpio", Err: syscall.EDQUOT}),
-		&os.PathError{Op: "open", Path: "/cache/debs/x.deb", Err: syscall.EIO},
-	} {
-		if code := exitCode(kernelError("a", err)); code != exitInfra {
-			t.Errorf("kernelError(%v) = exit %d, want %d", err, code, exitInfra)
-		}
-	}
-	if code := exitCode(kernelError("a", &os.PathError{Op: "open", Path: "a.deb", Err: syscall.ENOENT})); code != exitBadInput {
-		t.Errorf("kernelError(missing file) = exit %d, want %d", code, exitBadInput)
-	}
 }

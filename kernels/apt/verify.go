@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 // FileStamp identifies a file's content as far as the file system can tell
@@ -65,7 +67,7 @@ func (f *Fetcher) warn(msg string, args ...any) {
 func (f *Fetcher) markVerified(path, sum string) {
 	fi, err := os.Stat(path)
 	if err == nil {
-		err = writeAtomic(verifiedPath(path), []byte(FileStamp(fi)+"\x00"+sum))
+		err = atomicfile.Write(verifiedPath(path), []byte(FileStamp(fi)+"\x00"+sum))
 	}
 	if err != nil {
 		f.warn("cache stamp not written", "path", path, "err", err)
