@@ -204,7 +204,7 @@ func (b *Builder) Build(ctx context.Context, s Spec) (*Image, error) {
 	}
 	dir := filepath.Join(cacheDir, "images")
 	img.Path = filepath.Join(dir, img.Hash+".cpio")
-	if cached(img, log) {
+	if cached(img, log, false) {
 		img.Cached = true
 		log.Debug("image cached", "kernel", kernelName(s.Kernel), "path", img.Path)
 		return img, nil
@@ -217,7 +217,7 @@ func (b *Builder) Build(ctx context.Context, s Spec) (*Image, error) {
 		return nil, fmt.Errorf("image lock: %w", err)
 	}
 	defer lock.Unlock()
-	if cached(img, log) {
+	if cached(img, log, true) {
 		img.Cached = true // another process built it while we waited
 		return img, nil
 	}

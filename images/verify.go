@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 // An image's own SHA256 is kept next to it (PATH.sha256), written when it is
@@ -35,13 +37,14 @@ func recordSum(img *Image) error {
 		return err
 	}
 	img.SHA256 = sum
-	return writeAtomic(sumPath(img.Path), []byte(sum+"\n"))
+	return atomicfile.Write(sumPath(img.Path), []byte(sum+"\n"))
 }
 
 // cached reports whether img.Path is in the cache and still the image that
-// was built (filling img.SHA256). A corrupt or unverifiable one is removed
-// with a warning, to be built again.
-func cached(img *Image, log *slog.Logger) bool {
+// was built (filling img.SHA256). Holding the image's lock, a corrupt or
+// unverifiable one is removed with a warning, to be built again; without
+// it, one may be in the middle of its writing, and is left alone.
+func cached(img *Image, log *slog.Logger, locked bool) bool {
 	if _, err := os.Stat(img.Path); err != nil {
 		return false
 	}
@@ -50,6 +53,9 @@ func cached(img *Image, log *slog.Logger) bool {
 	if err == nil && herr == nil && strings.TrimSpace(string(want)) == got {
 		img.SHA256 = got
 		return true
+	}
+	if !locked {
+		return false
 	}
 	log.Warn("cached image corrupt or unverifiable: building it again", "path", img.Path, "sha256", got, "recorded", strings.TrimSpace(string(want)), "err", errorsJoin(err, herr))
 	os.Remove(img.Path)
@@ -65,27 +71,4 @@ func errorsJoin(a, b error) string {
 		return b.Error()
 	}
 	return ""
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(dirOf(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i]
-	}
-	return "."
 }
