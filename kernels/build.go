@@ -105,7 +105,11 @@ func (r *Resolver) Build(ctx context.Context, s Spec) (*Kernel, *BuildInfo, erro
 	if s.Source == "" {
 		return nil, nil, fmt.Errorf("kernel %s: build: no source", s.Name)
 	}
-	if err := checkBuildTools(); err != nil {
+	check := r.checkTools
+	if check == nil {
+		check = checkBuildTools
+	}
+	if err := check(); err != nil {
 		return nil, nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 	}
 	start := time.Now()
@@ -116,7 +120,7 @@ func (r *Resolver) Build(ctx context.Context, s Spec) (*Kernel, *BuildInfo, erro
 	root := filepath.Join(r.CacheDir, buildRoot)
 	// The object directory is kept per tree, so that a rebuild with a
 	// changed config is incremental; its lock serialises builds of a tree.
-	obj := filepath.Join(root, "obj", shortHash(tree.key))
+	obj := filepath.Join(root, "obj", shortHash(tree.key+"\x00"+tree.dir))
 	if err := os.MkdirAll(obj, 0o755); err != nil {
 		return nil, nil, err
 	}

@@ -39,6 +39,8 @@ type Resolver struct {
 	mu       sync.Mutex
 	indexes  map[string]*apt.Index // by Archive.key
 	resolved map[string]*Kernel    // by matrix name, for config: {from: NAME}
+	// checkTools checks the host can build kernels; nil: checkBuildTools.
+	checkTools func() error
 }
 
 // PackageVersion is one version of a package in the archive.
