@@ -207,7 +207,15 @@ type tree struct {
 // hash of its changes when it is dirty; a hash of its files when it is not
 // a git tree).
 func (r *Resolver) sourceTree(ctx context.Context, s Spec) (tree, error) {
-	src, err := filepath.Abs(s.Source)
+	src := s.Source
+	if rest, ok := strings.CutPrefix(src, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return tree{}, err
+		}
+		src = filepath.Join(home, rest)
+	}
+	src, err := filepath.Abs(src)
 	if err != nil {
 		return tree{}, err
 	}
