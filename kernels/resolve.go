@@ -106,6 +106,9 @@ func (r *Resolver) resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
 		k.Name, k.Source = s.Name, s.Package
+		if s.Suite != "" {
+			k.Source += "/" + s.Suite // as apt names a package of a suite
+		}
 		return []*Kernel{k}, nil
 	case s.Series != "":
 		ix, err := r.IndexFor(ctx, s.Archive)
