@@ -225,3 +225,29 @@ func TestBuildGitTree(t *testing.T) {
 		t.Errorf("the working tree was touched: %v", err)
 	}
 }
+
+func FuzzReadFragment(f *testing.F) {
+	f.Add("CONFIG_PREEMPT_RT=y\n# CONFIG_X is not set\nCONFIG_S=\"a\"\n")
+	f.Add("CONFIG_\n=\n# is not set")
+	f.Fuzz(func(t *testing.T, s string) {
+		lines, err := readFragment("k", "CONFIG_A=y\n"+s)
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			if !validSymbol(l.key) || l.val == "" {
+				t.Errorf("readFragment(%q) gave %+v", s, l)
+			}
+		}
+		// Merging what was read never loses an option.
+		got, err := ParseConfig(bytes.NewReader(mergeConfig(nil, func() (c []cfgLine) {
+			for _, l := range lines {
+				c = append(c, l.cfgLine)
+			}
+			return c
+		}())))
+		if err == nil && got["CONFIG_A"] == "" {
+			t.Errorf("merged config lost CONFIG_A: %v", got)
+		}
+	})
+}
