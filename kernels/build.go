@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -780,6 +781,9 @@ func (b *builder) run(ctx context.Context, step, name string, args ...string) er
 	prog := b.r.buildProgress(b.name, step)
 	w := io.MultiWriter(b.log, tail, prog)
 	cmd.Stdout, cmd.Stderr = w, w
+	// make's compilers go with it when the build is cancelled.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	prog.Close()
