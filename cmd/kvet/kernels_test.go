@@ -1,9 +1,13 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kvet/kvet/internal/matrix"
+)
 
 func TestKernelArgs(t *testing.T) {
-	m, err := kernelMatrix([]string{"linux-image-cloud-amd64", "linux-image-cloud-amd64/trixie-backports", "linux-image-rt-amd64/trixie-backports"})
+	m, err := matrix.FromKernelFiles([]string{"linux-image-cloud-amd64", "linux-image-cloud-amd64/trixie-backports", "linux-image-rt-amd64/trixie-backports"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +28,7 @@ func TestKernelArgs(t *testing.T) {
 	if s := specFromArg("./x/linux-image-1_1_amd64.deb"); s.Deb == "" || s.Package != "" {
 		t.Errorf("specFromArg(.deb) = %+v", s)
 	}
-	if _, _, ok := packageArg("kernels/vmlinuz"); ok {
-		t.Errorf("packageArg(a path) = ok, want not a package")
+	if _, _, ok := matrix.PackageArg("kernels/vmlinuz"); ok {
+		t.Errorf("matrix.PackageArg(a path) = ok, want not a package")
 	}
 }
