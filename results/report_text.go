@@ -57,6 +57,9 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		}
 		for _, f := range k.Faults {
 			fmt.Fprintf(&b, "  %s %s: %s (%s)\n", paint(Regression, "REGRESSION"), f, f.Reason, strings.Join(f.Boots, " "))
+			for _, l := range f.Decisive {
+				fmt.Fprintf(&b, "    | %s\n", l)
+			}
 		}
 		for _, n := range k.Notes {
 			fmt.Fprintf(&b, "  note: %s\n", n)
