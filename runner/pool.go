@@ -57,7 +57,7 @@ type Pool struct {
 	// are recorded in the boot (Unconfirmed).
 	Confirm int
 	Dir     *results.Dir
-	Launch   LaunchFunc
+	Launch  LaunchFunc
 	// CPUSets, when it has a set for every worker, pins worker i's guests
 	// to CPUSets[i] (see CPUSets). Otherwise guests are not pinned.
 	CPUSets [][]int
