@@ -48,6 +48,10 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
+	b.WriteString("\n")
+	for _, l := range Answer(c) {
+		b.WriteString(l + "\n")
+	}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
 		fmt.Fprintf(&b, "\n%s vs %s: %s (%s)\n", k.Kernel, c.BaselineOf(k), paint(k.Overall(), strings.ToUpper(string(k.Overall()))), summaryLine(k))
