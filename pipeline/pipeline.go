@@ -53,6 +53,10 @@ type Options struct {
 	Isolate  bool
 	// Retries of a boot that failed for infrastructure reasons.
 	Retries int
+	// Confirm is how many times a boot that panicked or hung is run again
+	// to see whether the fault reproduces (0: never). A fault that does not
+	// reproduce is a one-off: noted in the report, not a failure.
+	Confirm int
 	// CacheDir holds kernels, images and the accelerator probe (default
 	// DefaultCacheDir).
 	CacheDir string

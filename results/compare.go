@@ -132,6 +132,8 @@ type Fault struct {
 	// Boots are the affected boot keys; Reason is the first one's reason.
 	Boots  []string `json:"boots"`
 	Reason string   `json:"reason,omitempty"`
+	// Decisive are the first one's console lines that say what happened.
+	Decisive []string `json:"decisive,omitempty"`
 }
 
 // String reads "kernel-panic in 2 of 3 boots".
@@ -257,6 +259,7 @@ type kernelData struct {
 	accel   map[string]bool
 	metrics map[string]*series
 	invalid map[string]int // scenario -> boots where it was invalid
+	boots   []*Boot
 }
 
 // Compare judges every kernel of boots against baseline, metric by metric.
@@ -291,10 +294,11 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 			order = append(order, b.Kernel)
 		}
 		k.counts.add(b.Outcome)
+		k.boots = append(k.boots, b)
 		if b.Outcome.KernelFault() {
 			f := k.faults[b.Outcome]
 			if f == nil {
-				f = &Fault{Verdict: Regression, Outcome: b.Outcome, Reason: b.Reason}
+				f = &Fault{Verdict: Regression, Outcome: b.Outcome, Reason: b.Reason, Decisive: DecisiveLines(b.ConsoleTail)}
 				k.faults[b.Outcome] = f
 			}
 			f.Count++
@@ -362,6 +366,9 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 	c.BaselineAccel = sortedKeys(base.accel)
 	for _, f := range faultList(base) {
 		c.Notes = append(c.Notes, fmt.Sprintf("baseline %s: %s", baseline, f))
+	}
+	for _, n := range oneOffs(base.boots) {
+		c.Notes = append(c.Notes, fmt.Sprintf("baseline %s: %s", baseline, n))
 	}
 	if base.counts.InfraError > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("baseline %s: %d infrastructure errors (not counted)", baseline, base.counts.InfraError))
@@ -433,6 +440,7 @@ func compareKernel(base, cand *kernelData, keys []string, declared map[string]bo
 	if cand.counts.InfraError > 0 {
 		kr.Notes = append(kr.Notes, fmt.Sprintf("%d infrastructure errors (not counted)", cand.counts.InfraError))
 	}
+	kr.Notes = append(kr.Notes, oneOffs(cand.boots)...)
 	mixed := ""
 	if !slices.Equal(sortedKeys(base.accel), kr.Accel) && len(base.accel) > 0 && len(cand.accel) > 0 {
 		mixed = fmt.Sprintf("baseline ran under %s, candidate under %s", strings.Join(sortedKeys(base.accel), "+"), strings.Join(kr.Accel, "+"))

@@ -18,6 +18,11 @@ func WriteMarkdown(w io.Writer, c *Comparison, run *Run) error {
 		fmt.Fprintf(&b, "Run `%s`, profile %s, accel %s, host %s (%s, QEMU %s).\n", run.ID, run.Profile, run.Accel, md(run.Host.Hostname), md(run.Host.CPUModel), md(run.Host.QEMUVersion))
 	}
 	fmt.Fprintf(&b, "Baseline **%s**: %s. Alpha %g after Benjamini-Hochberg, weighted: primary metrics share 80%%; shift is the estimated ratio, each interval at its achieved level.\n", md(c.Baseline), bootsString(c.BaselineBoots), c.Alpha)
+	b.WriteString("\n**The answer**\n\n```\n")
+	for _, l := range Answer(c) {
+		b.WriteString(strings.ReplaceAll(l, "`", "'") + "\n")
+	}
+	b.WriteString("```\n")
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "\n> **Note:** %s\n", md(n))
 	}

@@ -48,6 +48,10 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
+	b.WriteString("\n")
+	for _, l := range Answer(c) {
+		b.WriteString(l + "\n")
+	}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
 		fmt.Fprintf(&b, "\n%s vs %s: %s (%s)\n", k.Kernel, c.BaselineOf(k), paint(k.Overall(), strings.ToUpper(string(k.Overall()))), summaryLine(k))
@@ -57,6 +61,9 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		}
 		for _, f := range k.Faults {
 			fmt.Fprintf(&b, "  %s %s: %s (%s)\n", paint(Regression, "REGRESSION"), f, f.Reason, strings.Join(f.Boots, " "))
+			for _, l := range f.Decisive {
+				fmt.Fprintf(&b, "    | %s\n", l)
+			}
 		}
 		for _, n := range k.Notes {
 			fmt.Fprintf(&b, "  note: %s\n", n)

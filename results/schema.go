@@ -100,6 +100,19 @@ type Scenario struct {
 	Error string `json:"error,omitempty"`
 }
 
+// FaultTry is a try of a boot that ended in a kernel fault and was run
+// again to see whether the fault reproduces.
+type FaultTry struct {
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"`
+	// Decisive are the console lines that say what happened (the panic,
+	// Oops or BUG line, RIP, the first frames of the call trace).
+	Decisive    []string `json:"decisive,omitempty"`
+	ConsoleFile string   `json:"console_file,omitempty"` // relative to the run directory
+	// Artefact names a known emulator artefact the console matches, if any.
+	Artefact string `json:"artefact,omitempty"`
+}
+
 // Boot is one boot of one kernel: the unit of replication.
 type Boot struct {
 	Schema int `json:"schema"`
@@ -123,6 +136,10 @@ type Boot struct {
 	// ConsoleTail is the end of the console for any outcome but OK.
 	ConsoleTail string `json:"console_tail,omitempty"`
 	ConsoleFile string `json:"console_file,omitempty"` // relative to the run directory
+	// Unconfirmed are earlier tries of this boot that panicked or hung and
+	// were run again on the same kernel to confirm the fault: when this
+	// boot is OK the fault did not reproduce (a one-off), otherwise it did.
+	Unconfirmed []FaultTry `json:"unconfirmed,omitempty"`
 
 	Started time.Time     `json:"started"`
 	Wall    time.Duration `json:"wall_ns"` // QEMU start to QEMU exit

@@ -1,24 +1,13 @@
 package runner
 
-import (
-	"regexp"
-	"strings"
-)
+import "github.com/kvet/kvet/results"
 
-// reportLine matches the first line of a kernel report on the console: a
-// panic, an oops, a BUG (soft lockup included), a WARNING, a hung task, an
-// RCU stall. Boot chatter that merely mentions rcu or a watchdog does not.
-var reportLine = regexp.MustCompile(`Kernel panic - not syncing|\bBUG: |\bOops[: ]|general protection fault|kernel BUG at |WARNING: CPU: |INFO: task .* blocked for more than|rcu: INFO: .*stall|self-detected stall`)
-
-var timestamp = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s*`)
-
-// firstReport returns the console's first kernel report line, without its
-// timestamp: the first report is usually the cause, later ones its effects.
+// firstReport returns the console's first kernel report line (a panic, an
+// oops, a BUG, a hung task, an RCU stall), without its time stamp: the first
+// report is usually the cause, later ones its effects.
 func firstReport(console string) (string, bool) {
-	for _, l := range strings.Split(console, "\n") {
-		if reportLine.MatchString(l) {
-			return timestamp.ReplaceAllString(strings.TrimSpace(l), ""), true
-		}
+	if d := results.DecisiveLines(console); len(d) > 0 {
+		return d[0], true
 	}
 	return "", false
 }
