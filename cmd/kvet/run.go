@@ -476,7 +476,7 @@ func guestPlan(m *matrix.Matrix) (wire.Plan, error) {
 		if err != nil {
 			return p, fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
-		p.Scenarios = append(p.Scenarios, wire.Invocation{Name: s.Name, Params: params})
+		p.Scenarios = append(p.Scenarios, wire.Invocation{Name: s.Name, Label: s.Label, Params: params})
 	}
 	return p, nil
 }
