@@ -9,7 +9,7 @@ func TestLabels(t *testing.T) {
 	const head = "kernels:\n  - name: a\n    package: p\nscenarios:\n"
 	tests := []struct {
 		name, scenarios, err string
-		want               []string // result names
+		want                 []string // result names
 	}{
 		{"twice without labels", "  - timer\n  - timer\n", "m.yaml:6: scenario timer: \"timer\" is already listed on line 5", nil},
 		{"twice with one label", "  - timer\n  - {name: timer, label: timer-100us}\n", "", []string{"timer", "timer-100us"}},
