@@ -127,11 +127,17 @@ func execFiles(m *matrix.Matrix) ([]images.File, error) {
 		if !ok {
 			continue
 		}
-		f, err := images.ExecFiles(p.Program)
+		host, err := p.HostFiles()
 		if err != nil {
-			return nil, fmt.Errorf("scenario exec: %w", err)
+			return nil, fmt.Errorf("scenario %s: %w", s.ResultName(), err)
 		}
-		files = append(files, f...)
+		for _, h := range host {
+			f, err := images.ExecFiles(h)
+			if err != nil {
+				return nil, fmt.Errorf("scenario %s: %w", s.ResultName(), err)
+			}
+			files = append(files, f...)
+		}
 	}
 	return files, nil
 }

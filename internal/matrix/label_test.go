@@ -39,3 +39,13 @@ func TestLabels(t *testing.T) {
 		})
 	}
 }
+
+// An exec program is found relative to the matrix file's folder, and a
+// mistake names the matrix line.
+func TestExecProgramRelativeToMatrix(t *testing.T) {
+	const text = "kernels:\n  - name: a\n    package: p\nscenarios:\n  - name: exec\n    params: {program: nosuch/tool}\n"
+	_, err := Parse("/some/dir/m.yaml", []byte(text))
+	if err == nil || !strings.Contains(err.Error(), "/some/dir/m.yaml:5") || !strings.Contains(err.Error(), "/some/dir/nosuch/tool") {
+		t.Errorf("Parse() = %v, want an error at /some/dir/m.yaml:5 naming /some/dir/nosuch/tool", err)
+	}
+}

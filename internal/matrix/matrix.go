@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,6 +84,7 @@ type Scenario struct {
 	// Overrides is the raw override node, kept to re-apply for another profile.
 	node *yaml.Node
 	line int
+	file string // the matrix file, whose folder relative paths start from
 }
 
 // MarshalYAML writes the scenario back as name + params.
@@ -434,6 +436,14 @@ func (s *Scenario) resolve(file, profile string) error {
 				line = s.node.Line
 			}
 			return &Error{File: file, Line: line, Msg: fmt.Sprintf("scenario %s: %v", s.Name, err)}
+		}
+	}
+	if r, ok := p.(interface{ ResolvePaths(dir string) error }); ok {
+		if file != "" {
+			s.file = file
+		}
+		if err := r.ResolvePaths(filepath.Dir(s.file)); err != nil {
+			return &Error{File: file, Line: s.line, Msg: fmt.Sprintf("scenario %s: %v", s.Name, err)}
 		}
 	}
 	s.Params = p
