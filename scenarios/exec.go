@@ -23,11 +23,11 @@ const ExecGuestDir = "/kvet/exec"
 
 // ExecParams are the parameters of exec.
 type ExecParams struct {
-	Program string   `yaml:"program" json:"program" doc:"the program to run, a path on the host (relative to the matrix file's folder); the image carries it (and its shared libraries) to /kvet/exec/<basename>; program or script is required"`
-	Args    []string `yaml:"args" json:"args" doc:"its arguments ([])"`
-	Script  string   `yaml:"script" json:"script" doc:"instead of program: a shell script run by busybox sh (the host's busybox-static, copied in) in /kvet/exec, with the files on PATH; a server started with & and a client, say"`
-	Files   []string `yaml:"files" json:"files" doc:"more programs and data from the host, each to /kvet/exec/<basename>, programs with their shared libraries ([])"`
-	Format  string   `yaml:"format" json:"format" doc:"how to read the output: bench (Go benchmark lines), cyclictest (its --json report, run with -h for percentiles), sockperf (its summary), kv (lines name value unit) (bench)"`
+	Program string        `yaml:"program" json:"program" doc:"the program to run, a path on the host (relative to the matrix file's folder); the image carries it (and its shared libraries) to /kvet/exec/<basename>; program or script is required"`
+	Args    []string      `yaml:"args" json:"args" doc:"its arguments ([])"`
+	Script  string        `yaml:"script" json:"script" doc:"instead of program: a shell script run by busybox sh (the host's busybox-static, copied in) in /kvet/exec, with the files on PATH; a server started with & and a client, say"`
+	Files   []string      `yaml:"files" json:"files" doc:"more programs and data from the host, each to /kvet/exec/<basename>, programs with their shared libraries ([])"`
+	Format  string        `yaml:"format" json:"format" doc:"how to read the output: bench (Go benchmark lines), cyclictest (its --json report, run with -h for percentiles), sockperf (its summary), kv (lines name value unit) (bench)"`
 	Timeout time.Duration `yaml:"timeout" json:"timeout" doc:"the program is killed after this long, failing the scenario (quick 1m, full 10m)"`
 	// Directions maps unit patterns (path.Match globs) to lower, higher or
 	// info; an exact unit beats a glob, a longer glob a shorter one.
@@ -263,4 +263,3 @@ func (l *execLimitedBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
