@@ -55,7 +55,7 @@ func TestNoiseBounds(t *testing.T) {
 	}{
 		{Noise{Window: sec, Switches: 300, CPU: sec / 100}, ""},
 		{Noise{Window: sec, Switches: 3500}, "switched 3500 times a second"},
-		{Noise{Window: sec, Switches: 10, CPU: sec / 5}, "20.0% of a CPU"},
+		{Noise{Window: sec, Switches: 10, CPU: sec / 5}, ""}, // CPU time is recorded, not bounded
 	} {
 		if got := tt.n.Invalid(); (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%+v.Invalid() = %q, want %q", tt.n, got, tt.want)
