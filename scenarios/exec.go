@@ -146,8 +146,8 @@ func runExec(ctx context.Context, env Env, params any) (*results.Scenario, error
 // ParseBench reads Go benchmark format and returns a metric "Name.unit" per
 // benchmark and unit, the median when a benchmark repeats, and the sum of
 // the iteration counts N as its samples. The -N GOMAXPROCS suffix is dropped
-// so names stay stable only when every benchmark line carries the same one:
-// names that end in their own digits (i-100, i-1000) keep them. Lines
+// so names stay stable only when every benchmark line that has one carries
+// the same: names that end in their own digits (i-100, i-1000) keep them. Lines
 // benchfmt rejects become notes.
 func ParseBench(rd io.Reader, file string, directions map[string]string) ([]results.Metric, []string, error) {
 	type rec struct {
@@ -166,18 +166,16 @@ func ParseBench(rd io.Reader, file string, directions map[string]string) ([]resu
 			notes = append(notes, r.Error())
 		case *benchfmt.Result:
 			base, parts := r.Name.Parts()
-			suffix := ""
 			if n := len(parts); n > 0 && bytes.HasPrefix(parts[n-1], []byte("-")) {
-				suffix = string(parts[n-1])
+				procs[string(parts[n-1])] = true
 			}
-			procs[suffix] = true
 			recs = append(recs, rec{string(base), slices.Clone(parts), r.Iters, slices.Clone(r.Values)})
 		}
 	}
 	if err := br.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read benchmark output: %w", err)
 	}
-	dropProcs := len(procs) == 1 && !procs[""]
+	dropProcs := len(procs) == 1
 	values := map[string][]float64{}
 	samples := map[string]int64{}
 	units := map[string]string{}

@@ -142,6 +142,7 @@ func TestParseBench(t *testing.T) {
 		{"missing units", "BenchmarkX 10 5\n", nil, 1},
 		{"config lines", "goos: linux\ncpu: x\nBenchmarkX 10 5 ns/op\n", []string{"X.ns/op=5 lower"}, 0},
 		{"digits of the name kept", "BenchmarkT/i-100 10 5 ns/op\nBenchmarkT/i-1000 10 6 ns/op\n", []string{"T/i-100.ns/op=5 lower", "T/i-1000.ns/op=6 lower"}, 0},
+		{"no suffix beside one", "BenchmarkA-2 10 5 ns/op\nBenchmarkB 1 6 ns/op\n", []string{"A.ns/op=5 lower", "B.ns/op=6 lower"}, 0},
 		{"one gomaxprocs on every line dropped", "BenchmarkT/i-100-2 10 5 ns/op\nBenchmarkT/i-1000-2 10 6 ns/op\n", []string{"T/i-100.ns/op=5 lower", "T/i-1000.ns/op=6 lower"}, 0},
 	}
 	for _, tt := range tests {
