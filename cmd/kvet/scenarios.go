@@ -81,6 +81,9 @@ func show(v reflect.Value) string {
 func writeScenariosMarkdown(w io.Writer, specs []scenarios.Spec) {
 	for _, s := range specs {
 		fmt.Fprintf(w, "### %s\n\n%s.\n\n*Catches:* %s.\n\n", s.Name, strings.TrimSuffix(s.Measures, "."), strings.TrimSuffix(s.Catches, "."))
+		if c := scenarios.CheckedAgainst(s.Name); c != "" {
+			fmt.Fprintf(w, "*Checked against:* %s.\n\n", c)
+		}
 		if s.OnRequest {
 			fmt.Fprintf(w, "Runs only when a matrix names it.\n\n")
 		}
