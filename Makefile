@@ -12,7 +12,7 @@ REQUIRE := KVET_REQUIRE_INTEGRATION=1
 endif
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: all build run test unit lint deps deps-test clean
+.PHONY: all build run test unit lint deps deps-test deps-kernel-build clean
 
 all: build
 
@@ -37,6 +37,19 @@ deps-test: deps
 	  $(APT_GET) install -y -q --no-install-recommends $$missing || \
 	  { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; }; }
 
+# Building a kernel from source (kvet kernels build, source: in a matrix)
+# needs a compiler and the kernel's build tools; the tests build Debian's
+# linux-source tree.
+KERNEL_SOURCE := linux-source-6.12
+deps-kernel-build:
+	@for c in gcc make flex bison bc; do command -v $$c >/dev/null || missing=1; done; \
+	[ -e /usr/include/libelf.h ] || missing=1; \
+	ls /usr/src/$(KERNEL_SOURCE).tar.* >/dev/null 2>&1 || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing kernel build tools and $(KERNEL_SOURCE) (apt-get)"; \
+	  $(APT_GET) install -y -q --no-install-recommends gcc make flex bison bc libelf-dev libssl-dev $(KERNEL_SOURCE) || \
+	  { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends gcc make flex bison bc libelf-dev libssl-dev $(KERNEL_SOURCE); }; fi
+
 # Run kvet's main job: the embedded default matrix. ARGS adds flags,
 # e.g. make run ARGS='--boots 5'.
 run: deps build
@@ -45,7 +58,7 @@ run: deps build
 # The packages' own real-kernel tests get Debian kernels through kvet's own
 # archive client (signature and checksums verified, cached).
 TEST_KERNELS := linux-image-cloud-amd64 linux-image-6.12-cloud-amd64
-test: deps-test build
+test: deps-test deps-kernel-build build
 	debs=$$($(BIN) kernels fetch --deb-only $(TEST_KERNELS)) && \
 	export KVET_TEST_DEBS=$$(echo "$$debs" | paste -sd:) KVET_TEST_DEB=$$(echo "$$debs" | tail -n 1) && \
 	$(REQUIRE) $(GO) test -timeout 40m ./...

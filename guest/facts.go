@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"compress/gzip"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kvet/kvet/kernels"
 )
 
 // Facts are probed, not derived from version numbers: distributions
@@ -72,17 +73,6 @@ var factSysctls = []string{
 	"net.ipv4.tcp_ecn",
 	"net.ipv4.tcp_pacing_ss_ratio",
 	"net.ipv4.tcp_pacing_ca_ratio",
-}
-
-// factConfig are the kernel config options recorded from /proc/config.gz as
-// "config.CONFIG_X" (the host adds them from the kernel's config file when
-// the kernel does not expose its config).
-var factConfig = map[string]bool{
-	"CONFIG_HZ": true, "CONFIG_HZ_PERIODIC": true, "CONFIG_NO_HZ_IDLE": true, "CONFIG_NO_HZ_FULL": true,
-	"CONFIG_PREEMPT_NONE": true, "CONFIG_PREEMPT_VOLUNTARY": true, "CONFIG_PREEMPT": true,
-	"CONFIG_PREEMPT_RT": true, "CONFIG_PREEMPT_DYNAMIC": true, "CONFIG_PREEMPT_LAZY": true,
-	"CONFIG_SCHED_CLASS_EXT": true, "CONFIG_CFS_BANDWIDTH": true, "CONFIG_RT_GROUP_SCHED": true,
-	"CONFIG_SCHEDSTATS": true, "CONFIG_SCHED_AUTOGROUP": true,
 }
 
 // Facts collects the facts of the running kernel, reading files under root
@@ -182,27 +172,15 @@ func readConfigGz(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return parseConfig(z, factConfig)
-}
-
-// parseConfig reads the options of a kernel .config that are in want;
-// "# CONFIG_X is not set" reads as "n".
-func parseConfig(r io.Reader, want map[string]bool) (map[string]string, error) {
-	m := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, ok := strings.CutPrefix(line, "# "); ok {
-			if k, ok := strings.CutSuffix(k, " is not set"); ok && want[k] {
-				m[k] = "n"
-			}
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if ok && want[k] {
-			m[k] = strings.Trim(v, `"`)
+	cfg, err := kernels.ParseConfig(z)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := map[string]string{}
+	for _, k := range kernels.ReportedConfig {
+		if v, ok := cfg[k]; ok {
+			out[k] = v
 		}
 	}
-	return m, sc.Err()
+	return out, nil
 }

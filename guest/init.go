@@ -18,16 +18,6 @@ import (
 	"github.com/kvet/kvet/internal/wire"
 )
 
-// Guest paths and names shared with the image builder and the runner.
-const (
-	// PortName is the virtio-serial port's name (QEMU virtserialport name=).
-	PortName = "org.kvet.0"
-	// ModulesFile lists the modules to load, one name per line, in order.
-	ModulesFile = "/etc/kvet/modules"
-	// InitPath is where the image puts the kvet binary.
-	InitPath = "/init"
-)
-
 // portWait bounds the wait for the results port (modules may still be
 // probing devices under TCG).
 const portWait = 30 * time.Second
@@ -86,10 +76,10 @@ func pid1(rwp **os.File) error {
 	if err := loopbackUp(); err != nil {
 		logf("%v", err)
 	}
-	for _, err := range loadModules(ModulesFile) {
+	for _, err := range loadModules(wire.ModulesFile) {
 		logf("%v", err)
 	}
-	path, err := findPort(ctx, PortName, portWait)
+	path, err := findPort(ctx, wire.PortName, portWait)
 	if err != nil {
 		return err
 	}
@@ -103,7 +93,7 @@ func pid1(rwp **os.File) error {
 		Version:  version(),
 		Release:  release,
 		CPUs:     runtime.NumCPU(),
-		Runner:   &ExecRunner{Path: InitPath, Reaper: reaper},
+		Runner:   &ExecRunner{Path: wire.InitPath, Reaper: reaper},
 		Facts:    func() map[string]string { return Facts("/") },
 		After:    func() map[string]string { return AfterFacts("/") },
 		Sysctl:   setSysctl,

@@ -7,14 +7,12 @@ import (
 	"sort"
 
 	"github.com/u-root/u-root/pkg/ldd"
+
+	"github.com/kvet/kvet/internal/wire"
 )
 
-// ExecDir is where the exec scenario finds its program in the guest
-// (scenarios.ExecGuestDir; images does not import the guest side).
-const ExecDir = "/kvet/exec"
-
 // ExecFiles returns what the guest needs to run program: the program itself
-// at ExecDir/<basename>, and for a dynamically linked program the dynamic
+// at wire.ExecDir/<basename>, and for a dynamically linked program the dynamic
 // loader and every shared library it loads, each at the absolute path the
 // loader resolves it to on the host, so the guest's loader finds them at
 // the same place without an ld.so.cache.
@@ -30,7 +28,7 @@ func ExecFiles(program string) ([]File, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("exec file %s: not a regular file", abs)
 	}
-	dst := filepath.Join(ExecDir, filepath.Base(abs))
+	dst := filepath.Join(wire.ExecDir, filepath.Base(abs))
 	if fi.Mode().Perm()&0o111 == 0 || !isELF(abs) {
 		// Data, or a script run by the shell: the file alone.
 		return []File{{Src: abs, Dst: dst}}, nil

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kvet/kvet/internal/wire"
 )
 
 func TestExecFilesDynamic(t *testing.T) {
@@ -18,8 +20,8 @@ func TestExecFilesDynamic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ExecFiles(%s) error %v", prog, err)
 	}
-	if len(files) == 0 || files[0].Dst != ExecDir+"/"+filepath.Base(prog) || files[0].Src != prog {
-		t.Fatalf("ExecFiles(%s)[0] = %+v, want the program at %s/%s", prog, files, ExecDir, filepath.Base(prog))
+	if len(files) == 0 || files[0].Dst != wire.ExecDir+"/"+filepath.Base(prog) || files[0].Src != prog {
+		t.Fatalf("ExecFiles(%s)[0] = %+v, want the program at %s/%s", prog, files, wire.ExecDir, filepath.Base(prog))
 	}
 	var libc, loader bool
 	for _, f := range files[1:] {
@@ -45,7 +47,7 @@ func TestExecFilesStatic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ExecFiles(static) error %v", err)
 	}
-	if len(files) != 1 || files[0].Dst != ExecDir+"/"+filepath.Base(bin) {
+	if len(files) != 1 || files[0].Dst != wire.ExecDir+"/"+filepath.Base(bin) {
 		t.Errorf("ExecFiles(static) = %+v, want only the program", files)
 	}
 }
@@ -63,7 +65,7 @@ func TestExecFilesErrors(t *testing.T) {
 	}
 	// A data file (or a script for the shell) travels alone.
 	files, err := ExecFiles(plain)
-	if err != nil || len(files) != 1 || files[0].Dst != ExecDir+"/plain" {
-		t.Errorf("ExecFiles(data) = %+v, %v; want the file alone at %s/plain", files, err, ExecDir)
+	if err != nil || len(files) != 1 || files[0].Dst != wire.ExecDir+"/plain" {
+		t.Errorf("ExecFiles(data) = %+v, %v; want the file alone at %s/plain", files, err, wire.ExecDir)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/kernels"
 )
 
@@ -39,10 +40,6 @@ var DefaultModules = []string{"virtio_pci", "virtio_console", "pvpanic_mmio", "t
 
 // requiredModules cannot be missing: without them there is no results port.
 var requiredModules = map[string]bool{"virtio_pci": true, "virtio_console": true}
-
-// ModulesList is where the image lists the modules the guest loads, one name
-// per line, dependencies first.
-const ModulesList = "/etc/kvet/modules"
 
 // File is an extra file copied into the image, keeping Src's mode.
 type File struct {
@@ -325,7 +322,7 @@ func (b *Builder) entries(s Spec, img *Image) ([]entry, error) {
 		}
 		mods[i].RelPath = rel
 	}
-	if err := mem(strings.TrimPrefix(ModulesList, "/"), []byte(list.String())); err != nil {
+	if err := mem(strings.TrimPrefix(wire.ModulesFile, "/"), []byte(list.String())); err != nil {
 		return nil, err
 	}
 	if len(mods) > 0 {

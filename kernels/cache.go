@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 // The kernel cache, under a Resolver's CacheDir:
@@ -17,7 +19,12 @@ import (
 //	debs/SHA256.deb       downloaded packages, only ever written verified
 //	debs/SHA256.json      what each one is (CacheEntry)
 //	files/SHA256.vmlinuz  kernel images fetched by URL
-//	extracted/SHA256/     FromDeb's extraction of a .deb
+//	extracted/SHA256/     FromDeb's extraction of a .deb (of the packages'
+//	                      SHA256s, for a kernel split over several)
+//	build/src/            source trees exported from git or tarballs
+//	build/obj/            object directories, one per tree
+//	build/kernels/KEY/    built kernels, by tree and final config
+//	build/logs/NAME.log   the last build log of each kernel name
 //	indexes/              verified archive indexes (package kernels/apt)
 const (
 	debsDir      = "debs"
@@ -43,28 +50,7 @@ func writeEntry(path string, e CacheEntry) error {
 	if err != nil {
 		return err
 	}
-	return writeCacheFile(path, append(b, '\n'))
-}
-
-// writeCacheFile writes a file atomically: readers see the old or the new
-// content, never a part.
-func writeCacheFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(b, '\n'))
 }
 
 // List returns the downloaded files of the cache, sorted by package and
@@ -142,6 +128,26 @@ func (r *Resolver) Prune(keep ...string) ([]CacheEntry, error) {
 		os.Remove(filepath.Join(dir, e.SHA256+".json"))
 		os.Remove(e.Path + ".lock")
 		removed = append(removed, e)
+	}
+	// A split kernel's extraction goes with any of its packages.
+	gone := map[string]bool{}
+	for _, e := range removed {
+		gone[e.SHA256] = true
+	}
+	dirs, _ := filepath.Glob(filepath.Join(r.CacheDir, extractedDir, "*", metaFile))
+	for _, m := range dirs {
+		meta, err := readMeta(filepath.Dir(m))
+		if err != nil {
+			continue
+		}
+		for _, d := range meta.Debs {
+			if gone[d] {
+				if err := os.RemoveAll(filepath.Dir(m)); err != nil {
+					return removed, fmt.Errorf("prune: %w", err)
+				}
+				break
+			}
+		}
 	}
 	return removed, nil
 }

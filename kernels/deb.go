@@ -23,6 +23,8 @@ import (
 	"github.com/gofrs/flock"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/kvet/kvet/internal/atomicfile"
 )
 
 var (
@@ -46,6 +48,11 @@ type debMeta struct {
 	Config  string `json:"config,omitempty"`  // relative; "" when absent
 	Modules string `json:"modules,omitempty"` // relative; "" when absent
 	SHA256  string `json:"sha256"`            // of the image
+	// Debs lists the SHA256s of the packages of a kernel split over
+	// several, so that pruning one of them removes the extraction.
+	Debs []string `json:"debs,omitempty"`
+
+	configs []string // config files seen, while extracting
 }
 
 // FromDeb opens a linux-image .deb and extracts its kernel image, config and
@@ -53,30 +60,58 @@ type debMeta struct {
 // later call for the same .deb, from this process or another, reuses that
 // extraction. Only the kernel's files are extracted.
 func FromDeb(ctx context.Context, debPath, cacheDir string) (*Kernel, error) {
-	f, err := os.Open(debPath)
-	if err != nil {
-		return nil, fmt.Errorf("deb: %w", err)
+	return FromDebs(ctx, []string{debPath}, cacheDir)
+}
+
+// FromDebs extracts one kernel from the packages it is split over (the
+// first names it: linux-image-REL, then its linux-binary, linux-modules,
+// linux-base or linux-modules-extra packages) into one cached directory,
+// keyed by the packages' SHA256s. Images and configs are found under boot/
+// (vmlinuz-REL, config-REL) or lib/modules/REL/ (vmlinuz, config), with or
+// without a usr/ prefix.
+func FromDebs(ctx context.Context, debPaths []string, cacheDir string) (*Kernel, error) {
+	if len(debPaths) == 0 {
+		return nil, errors.New("deb: no package")
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("deb %s: %w", debPath, err)
+	what := debPaths[0]
+	if len(debPaths) > 1 {
+		what = fmt.Sprintf("%s (with %d more packages)", debPaths[0], len(debPaths)-1)
 	}
-	sum, err := debSHA256(ctx, f, fi, debPath, cacheDir)
-	if err != nil {
-		return nil, fmt.Errorf("deb %s: %w", debPath, err)
+	var debs []debFile
+	var sums []string
+	for _, p := range debPaths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("deb: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("deb %s: %w", p, err)
+		}
+		sum, err := debSHA256(ctx, f, fi, p, cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("deb %s: %w", p, err)
+		}
+		debs = append(debs, debFile{path: p, r: f, size: fi.Size()})
+		sums = append(sums, sum)
+	}
+	key := sums[0]
+	if len(sums) > 1 {
+		h := sha256.Sum256([]byte(strings.Join(sums, "\n")))
+		key = hex.EncodeToString(h[:])
 	}
 	root := filepath.Join(cacheDir, "extracted")
-	dir := filepath.Join(root, sum)
+	dir := filepath.Join(root, key)
 	meta, err := readMeta(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		meta, err = extractOnce(ctx, f, fi.Size(), root, sum)
+		meta, err = extractOnce(ctx, debs, sums, root, key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("deb %s: %w", debPath, err)
+		return nil, fmt.Errorf("deb %s: %w", what, err)
 	}
 	k := &Kernel{
-		Source:  debPath,
+		Source:  debPaths[0],
 		Package: meta.Package,
 		Version: meta.Version,
 		Release: meta.Release,
@@ -88,10 +123,17 @@ func FromDeb(ctx context.Context, debPath, cacheDir string) (*Kernel, error) {
 	}
 	if meta.Config != "" {
 		if k.Config, err = readConfig(filepath.Join(dir, meta.Config)); err != nil {
-			return nil, fmt.Errorf("deb %s: %w", debPath, err)
+			return nil, fmt.Errorf("deb %s: %w", what, err)
 		}
 	}
 	return k, nil
+}
+
+// debFile is an open .deb.
+type debFile struct {
+	path string
+	r    io.ReaderAt
+	size int64
 }
 
 // readMeta reads a finished extraction's description. An extraction whose
@@ -117,7 +159,7 @@ func readMeta(dir string) (*debMeta, error) {
 // extractOnce extracts under an exclusive lock, so that two processes never
 // extract the same .deb at once, into a temporary directory renamed into
 // place when complete.
-func extractOnce(ctx context.Context, f io.ReaderAt, size int64, root, sum string) (*debMeta, error) {
+func extractOnce(ctx context.Context, debs []debFile, debSums []string, root, sum string) (*debMeta, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
@@ -147,9 +189,20 @@ func extractOnce(ctx context.Context, f io.ReaderAt, size int64, root, sum strin
 		return nil, err
 	}
 	defer os.RemoveAll(tmp) // a no-op after the rename
-	m, err := extractDeb(ctx, f, size, tmp)
-	if err != nil {
+	m := &debMeta{}
+	for _, d := range debs {
+		if err := extractDeb(ctx, d.r, d.size, tmp, m); err != nil {
+			if len(debs) > 1 {
+				return nil, fmt.Errorf("%s: %w", filepath.Base(d.path), err)
+			}
+			return nil, err
+		}
+	}
+	if err := finishMeta(tmp, m, len(debs)); err != nil {
 		return nil, err
+	}
+	if len(debs) > 1 {
+		m.Debs = debSums
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -194,32 +247,13 @@ func debSHA256(ctx context.Context, f *os.File, fi fs.FileInfo, debPath, cacheDi
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	// The memo is only an optimisation: failing to write it is not an error.
-	_ = writeFileAtomic(memo, []byte(stamp+sum))
+	_ = atomicfile.Write(memo, []byte(stamp+sum))
 	return sum, nil
 }
 
 func isHexSHA256(s string) bool {
 	b, err := hex.DecodeString(s)
 	return err == nil && len(b) == sha256.Size
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
-	}
-	t, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(t.Name())
-	if _, err := t.Write(data); err != nil {
-		t.Close()
-		return err
-	}
-	if err := t.Close(); err != nil {
-		return err
-	}
-	return os.Rename(t.Name(), name)
 }
 
 type ctxReader struct {
@@ -298,10 +332,12 @@ func decompressor(name string, r io.Reader) (io.ReadCloser, error) {
 	return nil, fmt.Errorf("%s: unsupported compression", name)
 }
 
-func extractDeb(ctx context.Context, r io.ReaderAt, size int64, dest string) (*debMeta, error) {
+// extractDeb extracts one package's kernel files into dest, filling meta
+// (its Package and Version from the first package).
+func extractDeb(ctx context.Context, r io.ReaderAt, size int64, dest string, meta *debMeta) error {
 	members, err := readAr(r, size)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var control, data *arMember
 	for i := range members {
@@ -309,7 +345,7 @@ func extractDeb(ctx context.Context, r io.ReaderAt, size int64, dest string) (*d
 		case m.name == "debian-binary":
 			var v [4]byte
 			if _, err := m.data.ReadAt(v[:], 0); err != nil || string(v[:]) != "2.0\n" {
-				return nil, fmt.Errorf("%w: debian-binary is not 2.0", ErrNotDeb)
+				return fmt.Errorf("%w: debian-binary is not 2.0", ErrNotDeb)
 			}
 		case strings.HasPrefix(m.name, "control.tar") && control == nil:
 			control = m
@@ -318,32 +354,35 @@ func extractDeb(ctx context.Context, r io.ReaderAt, size int64, dest string) (*d
 		}
 	}
 	if control == nil || data == nil || members[0].name != "debian-binary" {
-		return nil, fmt.Errorf("%w: want debian-binary, control.tar and data.tar members", ErrNotDeb)
+		return fmt.Errorf("%w: want debian-binary, control.tar and data.tar members", ErrNotDeb)
 	}
-	meta := &debMeta{}
-	if err := readControl(ctx, control, meta); err != nil {
-		return nil, fmt.Errorf("%s: %w", control.name, err)
+	pkg, ver, err := readControl(ctx, control)
+	if err != nil {
+		return fmt.Errorf("%s: %w", control.name, err)
+	}
+	if meta.Package == "" {
+		meta.Package, meta.Version = pkg, ver
 	}
 	if err := extractData(ctx, data, dest, meta); err != nil {
-		return nil, fmt.Errorf("%s: %w", data.name, err)
+		return fmt.Errorf("%s: %w", data.name, err)
 	}
-	return meta, nil
+	return nil
 }
 
-func readControl(ctx context.Context, m *arMember, meta *debMeta) error {
+func readControl(ctx context.Context, m *arMember) (pkg, ver string, err error) {
 	zr, err := decompressor(m.name, m.data)
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	defer zr.Close()
 	tr := tar.NewReader(ctxReader{ctx, zr})
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return errors.New("no control file")
+			return "", "", errors.New("no control file")
 		}
 		if err != nil {
-			return err
+			return "", "", err
 		}
 		if path.Clean(h.Name) != "control" {
 			continue
@@ -352,13 +391,13 @@ func readControl(ctx context.Context, m *arMember, meta *debMeta) error {
 		// (continuation lines included).
 		hdr, err := textproto.NewReader(bufio.NewReader(io.LimitReader(tr, 1<<20))).ReadMIMEHeader()
 		if err != nil && !(err == io.EOF && len(hdr) > 0) {
-			return fmt.Errorf("control: %w", err)
+			return "", "", fmt.Errorf("control: %w", err)
 		}
-		meta.Package, meta.Version = hdr.Get("Package"), hdr.Get("Version")
-		if meta.Package == "" || meta.Version == "" {
-			return errors.New("control: no Package or Version")
+		pkg, ver = hdr.Get("Package"), hdr.Get("Version")
+		if pkg == "" || ver == "" {
+			return "", "", errors.New("control: no Package or Version")
 		}
-		return nil
+		return pkg, ver, nil
 	}
 }
 
@@ -384,6 +423,30 @@ func kernelPath(name string) (string, error) {
 	return "", nil
 }
 
+// imagePath says whether p (as kernelPath returns it) is a kernel image,
+// and which release: boot/vmlinuz-REL or lib/modules/REL/vmlinuz.
+func imagePath(p string) (release string, ok bool) {
+	if r, ok := strings.CutPrefix(p, "boot/vmlinuz-"); ok {
+		return r, true
+	}
+	if r, ok := strings.CutPrefix(p, "lib/modules/"); ok {
+		if r, ok := strings.CutSuffix(r, "/vmlinuz"); ok && !strings.Contains(r, "/") {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+// configPath says whether p is a kernel config: boot/config-REL or
+// lib/modules/REL/config.
+func configPath(p string) bool {
+	if strings.HasPrefix(p, "boot/config-") {
+		return true
+	}
+	r, ok := strings.CutPrefix(p, "lib/modules/")
+	return ok && strings.Count(r, "/") == 1 && strings.HasSuffix(r, "/config")
+}
+
 func extractData(ctx context.Context, m *arMember, dest string, meta *debMeta) error {
 	zr, err := decompressor(m.name, m.data)
 	if err != nil {
@@ -394,7 +457,7 @@ func extractData(ctx context.Context, m *arMember, dest string, meta *debMeta) e
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
@@ -410,28 +473,43 @@ func extractData(ctx context.Context, m *arMember, dest string, meta *debMeta) e
 			continue
 		}
 		var sum *[sha256.Size]byte
-		if strings.HasPrefix(p, "boot/vmlinuz-") {
+		if rel, ok := imagePath(p); ok {
 			if meta.Vmlinuz != "" {
 				return fmt.Errorf("two kernel images: %s and %s", meta.Vmlinuz, p)
 			}
-			meta.Vmlinuz, meta.Release = p, strings.TrimPrefix(p, "boot/vmlinuz-")
+			meta.Vmlinuz, meta.Release = p, rel
 			sum = new([sha256.Size]byte)
 		}
-		if strings.HasPrefix(p, "boot/config-") {
-			meta.Config = p
+		if configPath(p) {
+			meta.configs = append(meta.configs, p)
 		}
-		if err := writeFile(filepath.Join(dest, filepath.FromSlash(p)), tr, sum); err != nil {
+		name := filepath.Join(dest, filepath.FromSlash(p))
+		if _, err := os.Lstat(name); err == nil {
+			return fmt.Errorf("%s: shipped by two packages", h.Name)
+		}
+		if err := writeFile(name, tr, sum); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
 		if sum != nil {
 			meta.SHA256 = hex.EncodeToString(sum[:])
 		}
 	}
+}
+
+// finishMeta checks that the packages held a kernel image and picks its
+// config and modules directory.
+func finishMeta(dest string, meta *debMeta, packages int) error {
 	if meta.Vmlinuz == "" {
-		return fmt.Errorf("no boot/vmlinuz-*: %w", ErrNotKernelPackage)
+		if packages == 1 {
+			return fmt.Errorf("no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz (a kernel split over several packages, as Debian's from 7.x on, is named by its package, not by one .deb): %w", ErrNotKernelPackage)
+		}
+		return fmt.Errorf("no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz in any of the %d packages: %w", packages, ErrNotKernelPackage)
 	}
-	if meta.Config != "" && meta.Config != "boot/config-"+meta.Release {
-		meta.Config = "" // another kernel's config: none is more honest
+	for _, c := range meta.configs {
+		// Another kernel's config: none is more honest.
+		if c == "boot/config-"+meta.Release || c == "lib/modules/"+meta.Release+"/config" {
+			meta.Config = c
+		}
 	}
 	mods := "lib/modules/" + meta.Release
 	if fi, err := os.Stat(filepath.Join(dest, mods)); err == nil && fi.IsDir() {

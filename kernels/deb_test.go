@@ -167,7 +167,7 @@ func TestFromDebErrors(t *testing.T) {
 		{"garbage", []byte("PK\x03\x04 this is a zip file, not a .deb"), "no ar header", ErrNotDeb},
 		{"truncated header", good[:40], "truncated", nil},
 		{"truncated member", good[:len(good)/2], "truncated: ar member", nil},
-		{"not a kernel", docOnly, "no boot/vmlinuz-*: not a kernel package", ErrNotKernelPackage},
+		{"not a kernel", docOnly, "no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz", ErrNotKernelPackage},
 		{"no data", makeAr([]arFile{{"debian-binary", []byte("2.0\n")}}), "want debian-binary, control.tar and data.tar", ErrNotDeb},
 		{"format 3", makeAr([]arFile{{"debian-binary", []byte("3.0\n")}}), "not 2.0", ErrNotDeb},
 		{"bad size", []byte("!<arch>\ndebian-binary   0           0     0     100644  abc       `\n"), "bad ar member size", ErrNotDeb},
@@ -215,8 +215,11 @@ func FuzzDeb(f *testing.F) {
 	f.Add(makeAr([]arFile{{"debian-binary", []byte("2.0\n")}, {"control.tar", makeTar(f, []tarEntry{{name: "control", body: "Package: a\nVersion: 1\n"}})}, {"data.tar", makeTar(f, []tarEntry{{name: "boot/vmlinuz-2", body: "y"}, {name: "/usr/lib/modules/2/x.ko", body: "z"}, {name: "boot/../../x", body: "z"}})}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dest := t.TempDir()
-		m, err := extractDeb(context.Background(), bytes.NewReader(b), int64(len(b)), dest)
-		if err != nil {
+		m := &debMeta{}
+		if err := extractDeb(context.Background(), bytes.NewReader(b), int64(len(b)), dest, m); err != nil {
+			return
+		}
+		if err := finishMeta(dest, m, 1); err != nil {
 			return
 		}
 		if m.Vmlinuz == "" || m.Release == "" || m.Package == "" {

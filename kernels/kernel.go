@@ -10,6 +10,9 @@ type Kernel struct {
 	Source  string // how the user named it: a package, a path, a URL
 	Package string // concrete package name, when it came from a package
 	Version string // concrete package version, when it came from a package
+	// Members names the other packages of a kernel split over several
+	// (linux-binary-REL, linux-modules-REL, ...), of the same Version.
+	Members []string
 	Release string // kernel release, as uname -r prints it
 	Vmlinuz string // path of the bzImage
 	// ModulesDir is the lib/modules/RELEASE directory, "" when the kernel has

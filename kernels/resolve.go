@@ -36,8 +36,9 @@ type Resolver struct {
 	// /etc/apt.
 	SourcesDir string
 
-	mu    sync.Mutex
-	index *apt.Index
+	mu       sync.Mutex
+	indexes  map[string]*apt.Index // by Archive.key
+	resolved map[string]*Kernel    // by matrix name, for config: {from: NAME}
 }
 
 // PackageVersion is one version of a package in the archive.
@@ -63,9 +64,31 @@ var ErrNoSources = apt.ErrNoSources
 // matching version, oldest first. Each Kernel has Name, Source, Package and
 // Version filled (Package and Version empty for a vmlinuz).
 func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
+	ks, err := r.resolve(ctx, s)
+	if err == nil {
+		r.remember(ks)
+	}
+	return ks, err
+}
+
+func (r *Resolver) resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 	switch {
+	case s.Source != "":
+		k, info, err := r.Build(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if r.Logger != nil {
+			r.Logger.Info("kernel built", "kernel", s.Name, "release", k.Release, "tree", info.Tree, "cached", info.Cached,
+				"took", info.Took.Round(time.Second).String(), "added", strings.Join(info.Added, " "), "log", info.Log)
+			if len(info.Missing) > 0 {
+				r.Logger.Warn("the guest's options are not in the final config", "kernel", s.Name, "missing", strings.Join(info.Missing, " "))
+			}
+		}
+		k.Name, k.Source = s.Name, s.Source
+		return []*Kernel{k}, nil
 	case s.Package != "":
-		ix, err := r.Index(ctx)
+		ix, err := r.IndexFor(ctx, s.Archive)
 		if err != nil {
 			return nil, err
 		}
@@ -76,14 +99,14 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 		if s.SHA256 != "" && !strings.EqualFold(s.SHA256, p.SHA256) {
 			return nil, fmt.Errorf("kernel %s: %s %s has sha256 %s, the matrix pins %s", s.Name, p.Name, p.Version, p.SHA256, s.SHA256)
 		}
-		k, err := r.fromPackage(ctx, p)
+		k, err := r.fromPackage(ctx, ix, p)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
 		k.Name, k.Source = s.Name, s.Package
 		return []*Kernel{k}, nil
 	case s.Series != "":
-		ix, err := r.Index(ctx)
+		ix, err := r.IndexFor(ctx, s.Archive)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +117,7 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 		names := seriesNames(s.Name, ps)
 		var out []*Kernel
 		for i, p := range ps {
-			k, err := r.fromPackage(ctx, p)
+			k, err := r.fromPackage(ctx, ix, p)
 			if err != nil {
 				return nil, fmt.Errorf("kernel %s: %w", names[i], err)
 			}
@@ -126,7 +149,7 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 		return []*Kernel{k}, nil
 	case s.Vmlinuz != "":
 		path := s.Vmlinuz
-		if isURL(s.Modules) || isURL(s.Config) {
+		if isURL(s.Modules) || isURL(s.Config.Value) || s.Config.From != "" {
 			return nil, fmt.Errorf("kernel %s: modules: and config: must be local paths", s.Name)
 		}
 		if isURL(s.Vmlinuz) {
@@ -143,20 +166,20 @@ func (r *Resolver) Resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 				return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 			}
 		}
-		k, err := FromFiles(path, s.Modules, s.Config)
+		k, err := FromFiles(path, s.Modules, s.Config.Value)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
 		k.Name, k.Source = s.Name, s.Vmlinuz
 		return []*Kernel{k}, nil
 	}
-	return nil, fmt.Errorf("kernel %s: no package:, series:, deb: or vmlinuz:", s.Name)
+	return nil, fmt.Errorf("kernel %s: no package:, series:, deb:, vmlinuz: or source:", s.Name)
 }
 
 // Lookup resolves a package or series spec against the archive index
 // without downloading anything.
 func (r *Resolver) Lookup(ctx context.Context, s Spec) ([]PackageVersion, error) {
-	ix, err := r.Index(ctx)
+	ix, err := r.IndexFor(ctx, s.Archive)
 	if err != nil {
 		return nil, err
 	}
@@ -224,54 +247,157 @@ func (r *Resolver) Fetch(ctx context.Context, pv PackageVersion) (string, error)
 	return path, nil
 }
 
-// Index returns the archive index, reading it on first use.
+// FetchKernel downloads (or finds in the cache) the .debs a concrete kernel
+// package is made of: its own, then those of the packages it is split over
+// (see apt.Index.Members); without extracting them.
+func (r *Resolver) FetchKernel(ctx context.Context, pv PackageVersion) ([]string, error) {
+	r.mu.Lock()
+	var ixs []*apt.Index
+	for _, ix := range r.indexes {
+		ixs = append(ixs, ix)
+	}
+	r.mu.Unlock()
+	for _, ix := range ixs {
+		if p, ok := ix.Exact(pv.Package, pv.Version); ok && p.SHA256 == pv.SHA256 {
+			return r.fetchMembers(ctx, ix, p)
+		}
+	}
+	return nil, fmt.Errorf("package %s %s: in no index read (look it up first)", pv.Package, pv.Version)
+}
+
+func (r *Resolver) fetchMembers(ctx context.Context, ix *apt.Index, p apt.Package) ([]string, error) {
+	members, err := ix.Members(p)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, m := range members {
+		path, err := r.Fetch(ctx, r.packageVersion(m))
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// Index returns the index of the Resolver's archive, reading it on first
+// use.
 func (r *Resolver) Index(ctx context.Context) (*apt.Index, error) {
+	return r.IndexFor(ctx, Archive{})
+}
+
+// IndexFor returns the index of a kernel's archive: a over the Resolver's
+// (see Archive.Over), read once per archive.
+func (r *Resolver) IndexFor(ctx context.Context, a Archive) (*apt.Index, error) {
+	a = r.Archive.Over(a)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.index != nil {
-		return r.index, nil
+	if ix := r.indexes[a.key()]; ix != nil {
+		return ix, nil
 	}
-	srcs, err := r.sources()
+	srcs, err := r.sources(a)
 	if err != nil {
 		return nil, err
 	}
 	c := &apt.Client{CacheDir: r.CacheDir, HTTP: r.HTTP, Logger: r.Logger, AptDir: r.sourcesDir()}
-	if r.Archive.Keyring != "" {
-		if c.Keyring, err = apt.LoadKeyrings(r.Archive.Keyring); err != nil {
+	if a.Keyring != "" {
+		if c.Keyring, err = apt.LoadKeyrings(a.Keyring); err != nil {
 			return nil, err
 		}
 	}
-	ix, err := c.Index(ctx, srcs)
+	var ix *apt.Index
+	if a.Mirror == "" && a.Suite != "" {
+		ix, err = r.hostSuite(ctx, c, a.Suite, srcs)
+	} else {
+		ix, err = c.Index(ctx, srcs)
+	}
 	if err != nil {
 		return nil, err
 	}
-	r.index = ix
+	if r.indexes == nil {
+		r.indexes = map[string]*apt.Index{}
+	}
+	r.indexes[a.key()] = ix
 	return ix, nil
 }
 
-func (r *Resolver) sources() ([]apt.Source, error) {
-	if r.Archive.Mirror != "" {
-		suites := strings.Fields(r.Archive.Suite)
-		if len(suites) == 0 {
-			return nil, fmt.Errorf("mirror %s: no suite; set suite: in the matrix or --suite", r.Archive.Mirror)
+// hostSuite reads suites from each of the host's archive URIs that serves
+// them: one that lacks them (no InRelease) or cannot be reached is passed
+// over, unless none serves them.
+func (r *Resolver) hostSuite(ctx context.Context, c *apt.Client, suite string, srcs []apt.Source) (*apt.Index, error) {
+	ix := &apt.Index{}
+	var misses []string
+	served := 0
+	for _, src := range srcs {
+		got, err := c.Index(ctx, []apt.Source{src})
+		var he *apt.HTTPError
+		var ue *apt.UnreachableError
+		switch {
+		case err == nil:
+			served++
+			ix.Packages = append(ix.Packages, got.Packages...)
+			ix.Stale = append(ix.Stale, got.Stale...)
+		case ctx.Err() != nil:
+			return nil, err
+		case errors.As(err, &he) && he.Status == http.StatusNotFound, errors.As(err, &ue):
+			misses = append(misses, fmt.Sprintf("%s: %v", src.URI, err))
+		default:
+			return nil, err
 		}
-		return []apt.Source{{URI: strings.TrimSuffix(r.Archive.Mirror, "/"), Suites: suites, Components: []string{"main"}, Origin: "mirror " + r.Archive.Mirror}}, nil
+	}
+	if served == 0 {
+		return nil, fmt.Errorf("suite %s: none of the host's archives serves it (%s); set mirror: too", suite, strings.Join(misses, "; "))
+	}
+	return ix, nil
+}
+
+// sources returns where a's packages come from: its mirror, or the host's
+// apt sources (each distinct URI with a's suites when a names suites).
+func (r *Resolver) sources(a Archive) ([]apt.Source, error) {
+	suites := strings.Fields(a.Suite)
+	if a.Mirror != "" {
+		if len(suites) == 0 {
+			return nil, fmt.Errorf("mirror %s: no suite; set suite: in the matrix or --suite", a.Mirror)
+		}
+		return []apt.Source{{URI: strings.TrimSuffix(a.Mirror, "/"), Suites: suites, Components: []string{"main"}, Origin: "mirror " + a.Mirror}}, nil
 	}
 	srcs, err := apt.ReadSources(r.sourcesDir())
 	if errors.Is(err, apt.ErrNoSources) {
 		return nil, fmt.Errorf("%w found in %s; set mirror: and suite: in the matrix or --mirror/--suite", apt.ErrNoSources, r.sourcesDir())
 	}
-	return srcs, err
+	if err != nil || len(suites) == 0 {
+		return srcs, err
+	}
+	var out []apt.Source
+	seen := map[string]bool{}
+	for _, s := range srcs {
+		uri := strings.TrimSuffix(s.URI, "/")
+		if seen[uri] {
+			continue
+		}
+		seen[uri] = true
+		s.URI, s.Suites = uri, suites
+		out = append(out, s)
+	}
+	return out, nil
 }
 
-func (r *Resolver) fromPackage(ctx context.Context, p apt.Package) (*Kernel, error) {
-	path, err := r.Fetch(ctx, r.packageVersion(p))
+// fromPackage fetches a concrete kernel package and the packages it is
+// split over (each verified against the signed index), and extracts them
+// as one kernel.
+func (r *Resolver) fromPackage(ctx context.Context, ix *apt.Index, p apt.Package) (*Kernel, error) {
+	paths, err := r.fetchMembers(ctx, ix, p)
 	if err != nil {
 		return nil, err
 	}
-	k, err := FromDeb(ctx, path, r.CacheDir)
+	k, err := FromDebs(ctx, paths, r.CacheDir)
 	if err != nil {
 		return nil, err
+	}
+	members, _ := ix.Members(p) // the same answer fetchMembers had
+	for _, m := range members[1:] {
+		k.Members = append(k.Members, m.Name)
 	}
 	// The archive's names are the ones results record.
 	k.Package, k.Version = p.Name, p.Version.String()

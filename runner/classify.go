@@ -152,15 +152,10 @@ func errorLine(stderr string) string {
 	return lastLine(stderr)
 }
 
-// tail returns the last n lines of s.
+// tail returns the last n lines of s, ending with a newline.
 func tail(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return ""
+	if t := results.LastLines(s, n); t != "" {
+		return t + "\n"
 	}
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
+	return ""
 }

@@ -9,10 +9,6 @@ import (
 	"github.com/kvet/kvet/internal/wire"
 )
 
-// PortName is the name of the virtio-serial port the guest agent writes its
-// frames to.
-const PortName = "org.kvet.0"
-
 // BaseCmdline is the kernel command line every boot starts with. panic=-1
 // turns a panic into an immediate reset (QEMU exits thanks to -no-reboot);
 // Debian kernels have CONFIG_PANIC_TIMEOUT=0 and would hang forever. quiet
@@ -43,6 +39,13 @@ type BootSpec struct {
 	EmulatorCPUs []int
 }
 
+// Defaults of a boot, the matrix's too.
+const (
+	DefaultCPUs     = 2
+	DefaultMemoryMB = 1024
+	DefaultTimeout  = 10 * time.Minute
+)
+
 func (s BootSpec) withDefaults() BootSpec {
 	if s.QEMU == "" {
 		s.QEMU = "qemu-system-x86_64"
@@ -51,13 +54,13 @@ func (s BootSpec) withDefaults() BootSpec {
 		s.Accel = "tcg"
 	}
 	if s.CPUs <= 0 {
-		s.CPUs = 2
+		s.CPUs = DefaultCPUs
 	}
 	if s.MemoryMB <= 0 {
-		s.MemoryMB = 1024
+		s.MemoryMB = DefaultMemoryMB
 	}
 	if s.Timeout <= 0 {
-		s.Timeout = 10 * time.Minute
+		s.Timeout = DefaultTimeout
 	}
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
@@ -106,7 +109,7 @@ func Args(s BootSpec, qmpSock, portSock string) []string {
 		// QEMU is the client of the host's listener: writes stream reliably,
 		// and the connection exists before the guest runs.
 		"-chardev", "socket,id=kvet0,path="+chardevPath(portSock),
-		"-device", "virtserialport,bus=vser0.0,chardev=kvet0,name="+PortName,
+		"-device", "virtserialport,bus=vser0.0,chardev=kvet0,name="+wire.PortName,
 	)
 	return args
 }

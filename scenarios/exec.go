@@ -18,9 +18,6 @@ import (
 	"github.com/kvet/kvet/results"
 )
 
-// ExecGuestDir is where the image puts the exec scenario's program.
-const ExecGuestDir = "/kvet/exec"
-
 // ExecParams are the parameters of exec.
 type ExecParams struct {
 	Program string        `yaml:"program" json:"program" doc:"the program to run, a path on the host (relative to the matrix file's folder); the image carries it (and its shared libraries) to /kvet/exec/<basename>; program or script is required"`

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/kvet/kvet/internal/wire"
 )
 
 // ExecShell is the basename of the shell that runs script entries: busybox
@@ -17,10 +19,10 @@ import (
 // the programs.
 const ExecShell = "busybox"
 
-// ExecPath is where the program runs from: the copy under ExecGuestDir when
+// ExecPath is where the program runs from: the copy under wire.ExecDir when
 // there is one (in the guest), else the path as given (on a host).
 func ExecPath(program string) string {
-	g := filepath.Join(ExecGuestDir, filepath.Base(program))
+	g := filepath.Join(wire.ExecDir, filepath.Base(program))
 	if _, err := os.Stat(g); err == nil {
 		return g
 	}
@@ -28,7 +30,7 @@ func ExecPath(program string) string {
 }
 
 // execCommand builds the command of an exec entry and a short description
-// of it for errors. In the guest it runs in ExecGuestDir with that
+// of it for errors. In the guest it runs in wire.ExecDir with that
 // directory first on PATH, so a script finds the entry's files by name.
 func execCommand(ctx context.Context, p *ExecParams) (*exec.Cmd, string, error) {
 	var cmd *exec.Cmd
@@ -49,9 +51,9 @@ func execCommand(ctx context.Context, p *ExecParams) (*exec.Cmd, string, error) 
 		what = prog
 	}
 	cmd.Env = os.Environ()
-	if fi, err := os.Stat(ExecGuestDir); err == nil && fi.IsDir() {
-		cmd.Dir = ExecGuestDir
-		cmd.Env = append(cmd.Env, "PATH="+ExecGuestDir+":/bin:/usr/bin:/sbin:/usr/sbin")
+	if fi, err := os.Stat(wire.ExecDir); err == nil && fi.IsDir() {
+		cmd.Dir = wire.ExecDir
+		cmd.Env = append(cmd.Env, "PATH="+wire.ExecDir+":/bin:/usr/bin:/sbin:/usr/sbin")
 	}
 	return cmd, what, nil
 }
@@ -144,7 +146,7 @@ func (p *ExecParams) ResolvePaths(dir string) error {
 }
 
 // HostFiles are the host files the entry brings into the guest's
-// ExecGuestDir: the program, the files, and the shell for a script.
+// wire.ExecDir: the program, the files, and the shell for a script.
 func (p *ExecParams) HostFiles() ([]string, error) {
 	var out []string
 	if p.Program != "" {

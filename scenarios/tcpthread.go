@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"golang.org/x/sys/unix"
 
@@ -143,17 +142,12 @@ func tcpParams[T any](params any) (*T, error) {
 	return nil, fmt.Errorf("params: got %T, want %T", params, new(T))
 }
 
-// tcpMedian returns the median of v (0 for none); it sorts v.
+// tcpMedian returns the median of v (0 for none).
 func tcpMedian(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
+	return results.Median(v)
 }
 
 // tcpSysctlMetric records a sysctl's value as an Info metric when it is

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/pipeline"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -37,36 +37,28 @@ const (
 	exitInfra      = 3 // the machinery failed: QEMU missing, accel broken, download failed, disk
 )
 
-// exitError carries an exit code with its error.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func badInput(err error) error { return &exitError{exitBadInput, err} }
-func infra(err error) error    { return &exitError{exitInfra, err} }
+func badInput(err error) error { return &pipeline.Error{Kind: pipeline.BadInput, Err: err} }
+func infra(err error) error    { return &pipeline.Error{Kind: pipeline.Infra, Err: err} }
 func badInputf(format string, args ...any) error {
 	return badInput(fmt.Errorf(format, args...))
 }
 
 // errFailed is returned when the run completed and its verdict fails it; the
 // report has said why already.
+var errFailed = &pipeline.Error{Kind: pipeline.KernelFailed, Err: errors.New("kvet: the candidate kernels failed (see the report)")}
 
-var errFailed = &exitError{exitRegression, errors.New("kvet: the candidate kernels failed (see the report)")}
-
+// exitCode maps an error's kind to the exit code.
 func exitCode(err error) int {
-	if err == nil {
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitBadInput
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	var me *matrix.Error
-	if errors.As(err, &me) || errors.Is(err, flag.ErrHelp) {
+	switch pipeline.KindOf(err) {
+	case pipeline.KernelFailed:
+		return exitRegression
+	case pipeline.BadInput:
 		return exitBadInput
 	}
 	return exitInfra

@@ -136,20 +136,6 @@ func TestK8sJobManifest(t *testing.T) {
 	}
 }
 
-func TestKernelNameFromFile(t *testing.T) {
-	tests := map[string]string{
-		"/x/linux-image-6.12.117+deb12-cloud-amd64_6.12.117-1~deb12u1_amd64.deb": "6.12.117+deb12-cloud-amd64",
-		"linux-image-6.1.0-54-cloud-amd64_6.1.190-1_amd64.deb":                   "6.1.0-54-cloud-amd64",
-		"/boot/vmlinuz-6.18.0": "vmlinuz-6.18.0",
-		"./bzImage":            "bzImage",
-	}
-	for in, want := range tests {
-		if got := kernelNameFromFile(in); got != want {
-			t.Errorf("kernelNameFromFile(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestMergeWarnsOfMissingBoots: a merge of some of the shards says how many
 // boots are missing and how to run them.
 func TestMergeWarnsOfMissingBoots(t *testing.T) {

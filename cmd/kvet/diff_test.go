@@ -135,7 +135,7 @@ func TestDiffFormats(t *testing.T) {
 	dir := t.TempDir()
 	old := writeRun(t, dir, runSpec{id: "old", cpu: "c", kvetVersion: "v1", kernels: []kernelSpec{{"k", steady, rttBase}}})
 	cur := writeRun(t, dir, runSpec{id: "new", cpu: "c", kvetVersion: "v1", kernels: []kernelSpec{{"k", stalls, rttSame}}})
-	for _, format := range reportFormats {
+	for _, format := range results.Formats {
 		t.Run(format, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "report")
 			var stdout, stderr bytes.Buffer

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/kernels"
+	"github.com/kvet/kvet/pipeline"
 )
 
 func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -16,7 +19,8 @@ func cmdKernels(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 Commands:
   search PATTERN     available kernel packages matching a glob or substring, newest first
-  fetch SPEC...      download, verify and extract kernels (a package, meta-package, .deb path or URL)
+  fetch SPEC...      download, verify and extract kernels (a package or meta-package, PACKAGE/SUITE, a .deb path or URL)
+  build SOURCE       build a kernel from a source tree (-ref, -config, -fragment; see kvet kernels build -h)
   list               the kernels in the cache
   prune [KEEP...]    remove cached kernels, except those named (sha256 prefix, package, or package=version)
 
@@ -32,19 +36,22 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 		usage()
 		return nil
 	}
+	if sub == "build" {
+		return cmdKernelsBuild(ctx, args, stdout, stderr)
+	}
 	fs := newFlags("kernels "+sub, "[flags] ARGS", "see kvet kernels --help", stderr)
 	mirror := fs.String("mirror", "", "Debian-style archive URL (default: the host's apt sources)")
-	suite := fs.String("suite", "", "archive suite(s), space separated, with -mirror")
+	suite := fs.String("suite", "", "archive suite(s), space separated; alone: the host's archives with these suites")
 	keyring := fs.String("keyring", "", "OpenPGP keyring that signs the archive (default: the system's)")
 	cacheFlag := fs.String("cache", "", "cache directory (default $XDG_CACHE_HOME/kvet)")
-	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each cached .deb's path")
+	debOnly := fs.Bool("deb-only", false, "fetch: download and verify packages without extracting them, and print each kernel's cached .deb paths (a split kernel's on one line)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	cache := *cacheFlag
 	if cache == "" {
-		if cache, err = defaultCacheDir(); err != nil {
+		if cache, err = pipeline.DefaultCacheDir(); err != nil {
 			return infra(err)
 		}
 	}
@@ -56,46 +63,9 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	}
 	switch sub {
 	case "search":
-		if len(pos) != 1 {
-			return badInputf("kernels search: want one PATTERN, e.g. 'linux-image-6.12.*-cloud-amd64'")
-		}
-		found, err := r.Search(ctx, pos[0])
-		if err != nil {
-			return kernelError(pos[0], err)
-		}
-		if len(found) == 0 {
-			return badInputf("kernels search: nothing matches %q", pos[0])
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PACKAGE\tVERSION\tSUITE\tCACHED\tRESOLVES TO")
-		for _, p := range found {
-			to := ""
-			if p.Resolved != nil {
-				to = p.Resolved.Package + " " + p.Resolved.Version
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Package, p.Version, p.Suite, yesNo(p.Cached), to)
-		}
-		return tw.Flush()
+		return kernelsSearch(ctx, r, pos, stdout)
 	case "fetch":
-		if len(pos) == 0 {
-			return badInputf("kernels fetch: name at least one kernel")
-		}
-		if *debOnly {
-			return fetchDebs(ctx, r, pos, stdout)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tPACKAGE\tVERSION\tRELEASE\tSHA256")
-		for _, arg := range pos {
-			spec := specFromArg(arg)
-			ks, err := r.Resolve(ctx, spec)
-			if err != nil {
-				return kernelError(arg, err)
-			}
-			for _, k := range ks {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.16s\n", k.Name, k.Package, k.Version, k.Release, k.SHA256)
-			}
-		}
-		return tw.Flush()
+		return kernelsFetch(ctx, r, pos, *debOnly, stdout)
 	case "list":
 		entries, err := r.List()
 		if err != nil {
@@ -114,14 +84,18 @@ Flags (every command): -mirror URL, -suite SUITES, -keyring FILE, -cache DIR
 	return badInputf("kernels: unknown command %q", sub)
 }
 
-// specFromArg reads a fetch argument: a .deb path or URL, or a package name.
+// specFromArg reads a fetch argument: a .deb path or URL, or a package name
+// with an optional /SUITE.
 func specFromArg(arg string) kernels.Spec {
-	s := kernels.Spec{Name: kernelNameFromFile(arg)}
+	s := kernels.Spec{Name: matrix.KernelNameFromFile(arg)}
 	switch {
 	case len(arg) > 4 && arg[len(arg)-4:] == ".deb":
 		s.Deb = arg
 	default:
 		s.Name, s.Package = arg, arg
+		if pkg, suite, ok := matrix.PackageArg(arg); ok {
+			s.Package, s.Suite = pkg, suite
+		}
 	}
 	return s
 }
@@ -147,23 +121,74 @@ func yesNo(b bool) string {
 }
 
 // fetchDebs downloads and verifies packages (a meta-package: what it
-// resolves to) and prints each cached .deb's path, one per line.
+// resolves to) and prints each kernel's cached .deb paths, one kernel per
+// line.
 func fetchDebs(ctx context.Context, r *kernels.Resolver, pkgs []string, stdout io.Writer) error {
 	for _, pkg := range pkgs {
 		pvs, err := r.Lookup(ctx, kernels.Spec{Name: pkg, Package: pkg})
 		if err != nil {
-			return kernelError(pkg, err)
+			return pipeline.KernelError(pkg, err)
 		}
 		for _, pv := range pvs {
 			if pv.Resolved != nil {
 				pv = *pv.Resolved
 			}
-			path, err := r.Fetch(ctx, pv)
+			paths, err := r.FetchKernel(ctx, pv)
 			if err != nil {
-				return kernelError(pkg, err)
+				return pipeline.KernelError(pkg, err)
 			}
-			fmt.Fprintln(stdout, path)
+			// A kernel split over several packages prints them all on one
+			// line, the image's first.
+			fmt.Fprintln(stdout, strings.Join(paths, " "))
 		}
 	}
 	return nil
+}
+
+// kernelsSearch prints the packages that match a pattern, newest first.
+func kernelsSearch(ctx context.Context, r *kernels.Resolver, pos []string, stdout io.Writer) error {
+	if len(pos) != 1 {
+		return badInputf("kernels search: want one PATTERN, e.g. 'linux-image-6.12.*-cloud-amd64'")
+	}
+	found, err := r.Search(ctx, pos[0])
+	if err != nil {
+		return pipeline.KernelError(pos[0], err)
+	}
+	if len(found) == 0 {
+		return badInputf("kernels search: nothing matches %q", pos[0])
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PACKAGE\tVERSION\tSUITE\tCACHED\tRESOLVES TO")
+	for _, p := range found {
+		to := ""
+		if p.Resolved != nil {
+			to = p.Resolved.Package + " " + p.Resolved.Version
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Package, p.Version, p.Suite, yesNo(p.Cached), to)
+	}
+	return tw.Flush()
+}
+
+// kernelsFetch resolves, downloads, verifies and extracts kernels (with
+// debOnly: downloads and verifies packages only) and prints what it got.
+func kernelsFetch(ctx context.Context, r *kernels.Resolver, pos []string, debOnly bool, stdout io.Writer) error {
+	if len(pos) == 0 {
+		return badInputf("kernels fetch: name at least one kernel")
+	}
+	if debOnly {
+		return fetchDebs(ctx, r, pos, stdout)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPACKAGE\tVERSION\tRELEASE\tSHA256")
+	for _, arg := range pos {
+		spec := specFromArg(arg)
+		ks, err := r.Resolve(ctx, spec)
+		if err != nil {
+			return pipeline.KernelError(arg, err)
+		}
+		for _, k := range ks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.16s\n", k.Name, k.Package, k.Version, k.Release, k.SHA256)
+		}
+	}
+	return tw.Flush()
 }

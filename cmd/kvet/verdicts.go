@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/kvet/kvet/results"
 )
@@ -15,7 +14,7 @@ func showVerdicts(w io.Writer, run *results.Run, boots []*results.Boot) error {
 		fmt.Fprintf(w, "\nshard %s of run %s: no verdicts until the shards are merged (kvet merge)\n", run.Shard, run.ID)
 		return nil
 	}
-	c := compareRun(run, boots, runThresholds(run, w))
+	c := results.Compare(run.Baseline, boots, results.CompareOptions{Thresholds: runThresholds(run, w), Kernels: run.Kernels})
 	fmt.Fprintln(w)
-	return results.WriteText(w, c, nil, isTerminal(w) && os.Getenv("NO_COLOR") == "")
+	return results.WriteText(w, c, nil, colorful(w))
 }

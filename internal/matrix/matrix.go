@@ -21,6 +21,7 @@ import (
 
 	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/runner"
 	"github.com/kvet/kvet/scenarios"
 )
 
@@ -266,9 +267,9 @@ func locate(root *yaml.Node) lines {
 // Defaults.
 const (
 	DefaultBoots   = 3
-	DefaultCPUs    = 2
-	DefaultMemory  = 1024
-	DefaultTimeout = Duration(10 * time.Minute)
+	DefaultCPUs    = runner.DefaultCPUs
+	DefaultMemory  = runner.DefaultMemoryMB
+	DefaultTimeout = Duration(runner.DefaultTimeout)
 )
 
 var kernelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+@-]*$`)
@@ -332,6 +333,9 @@ func (m *Matrix) fill(root *yaml.Node) error {
 		if seen[k.Name] {
 			return &Error{File: m.File, Line: line, Msg: fmt.Sprintf("kernel %q is listed twice (give each entry its own name)", k.Name)}
 		}
+		if f := k.Config.From; f != "" && !seen[f] {
+			return &Error{File: m.File, Line: line, Msg: fmt.Sprintf("kernel %s: config from %q: no kernel of that name is listed before it", k.Name, f)}
+		}
 		seen[k.Name] = true
 	}
 	if m.Baseline == "" {
@@ -355,13 +359,11 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	if err := checkLabels(m.File, m.Scenarios); err != nil {
 		return err
 	}
-	for _, v := range m.FailOn {
-		if _, err := results.ParseVerdict(v); err != nil {
-			return bad("fail_on", "fail_on: %v", err)
-		}
-	}
 	if len(m.FailOn) == 0 {
-		m.FailOn = []string{"regression"}
+		m.FailOn = []string{string(results.Regression)}
+	}
+	if _, err := m.Verdicts(); err != nil {
+		return bad("fail_on", "fail_on: %v", err)
 	}
 	return nil
 }
@@ -375,20 +377,32 @@ func CheckKernel(k *kernels.Spec) error {
 		return fmt.Errorf("name %q: use letters, digits and . _ + @ -", k.Name)
 	}
 	var src []string
-	for _, s := range []struct{ n, v string }{{"package", k.Package}, {"series", k.Series}, {"deb", k.Deb}, {"vmlinuz", k.Vmlinuz}} {
+	for _, s := range []struct{ n, v string }{{"package", k.Package}, {"series", k.Series}, {"deb", k.Deb}, {"vmlinuz", k.Vmlinuz}, {"source", k.Source}} {
 		if s.v != "" {
 			src = append(src, s.n)
 		}
 	}
 	switch len(src) {
 	case 0:
-		return fmt.Errorf("%s: no source (set one of package, series, deb, vmlinuz)", k.Name)
+		return fmt.Errorf("%s: no source (set one of package, series, deb, vmlinuz, source)", k.Name)
 	case 1:
 	default:
 		return fmt.Errorf("%s: several sources (%s): set exactly one", k.Name, strings.Join(src, ", "))
 	}
-	if (k.Modules != "" || k.Config != "") && k.Vmlinuz == "" {
-		return fmt.Errorf("%s: modules and config go with vmlinuz", k.Name)
+	if k.Modules != "" && k.Vmlinuz == "" {
+		return fmt.Errorf("%s: modules goes with vmlinuz", k.Name)
+	}
+	if !k.Config.IsZero() && k.Vmlinuz == "" && k.Source == "" {
+		return fmt.Errorf("%s: config goes with vmlinuz or source", k.Name)
+	}
+	if k.Config.From != "" && k.Source == "" {
+		return fmt.Errorf("%s: config from another kernel goes with source", k.Name)
+	}
+	if (k.Ref != "" || len(k.ConfigFragments) > 0) && k.Source == "" {
+		return fmt.Errorf("%s: ref and config_fragments go with source", k.Name)
+	}
+	if (k.Mirror != "" || k.Suite != "" || k.Keyring != "") && k.Package == "" && k.Series == "" {
+		return fmt.Errorf("%s: mirror, suite and keyring go with package or series", k.Name)
 	}
 	if k.Since != "" && k.Series == "" {
 		return fmt.Errorf("%s: since goes with series", k.Name)

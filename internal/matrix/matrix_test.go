@@ -25,6 +25,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"bad sysctl", "kernels:\n  - name: a\n    package: p\n    sysctl: {\"rm -rf\": 1}\n", "is not a sysctl name"},
 		{"syntax", "kernels: [\n", "m.yaml:"},
 		{"empty", "", "m.yaml: empty matrix file"},
+		{"suite on a deb", "kernels:\n  - name: a\n    deb: a.deb\n    suite: trixie\n", "m.yaml:2: kernel 1: a: mirror, suite and keyring go with package or series"},
 		{"bad fail_on", "fail_on: [oops]\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: fail_on: unknown verdict"},
 	}
 	for _, tt := range tests {
@@ -53,6 +54,23 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if len(m.FailOn) != 1 || m.FailOn[0] != "regression" {
 		t.Errorf("FailOn = %v, want [regression]", m.FailOn)
+	}
+}
+
+func TestKernelArchive(t *testing.T) {
+	m, err := Parse("m.yaml", []byte("suite: bookworm\nkernels:\n  - name: a\n    package: p\n  - name: b\n    package: p\n    suite: trixie-backports\n    mirror: http://example.org/debian\n    keyring: k.gpg\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := m.Kernels[0].Archive; a.Suite != "" || a.Mirror != "" {
+		t.Errorf("kernel a archive = %+v, want none of its own", a)
+	}
+	b := m.Kernels[1].Archive
+	if b.Suite != "trixie-backports" || b.Mirror != "http://example.org/debian" || b.Keyring != "k.gpg" {
+		t.Errorf("kernel b archive = %+v, want its suite, mirror and keyring", b)
+	}
+	if got := m.Archive.Over(b); got.Suite != "trixie-backports" {
+		t.Errorf("Over() = %+v, want the kernel's suite", got)
 	}
 }
 

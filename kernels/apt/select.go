@@ -35,6 +35,16 @@ func (ix *Index) Newest(name string) (Package, bool) {
 	return best, found
 }
 
+// Exact returns the package called name at version v (a Debian version
+// string).
+func (ix *Index) Exact(name, v string) (Package, bool) {
+	pv, err := version.Parse(v)
+	if err != nil {
+		return Package{}, false
+	}
+	return ix.exact(name, pv)
+}
+
 func (ix *Index) exact(name string, v version.Version) (Package, bool) {
 	for _, p := range ix.Packages {
 		if p.Name == name && version.Compare(p.Version, v) == 0 {
@@ -172,14 +182,20 @@ func sortOldestFirst(ps []Package) {
 
 // Search returns every package (each version once) whose name matches
 // pattern, a glob or, without glob characters, a substring; newest first.
+// The packages a split kernel is made of (linux-modules-REL, ...) are left
+// out unless the pattern starts with their prefix.
 func (ix *Index) Search(pattern string) ([]Package, error) {
 	if _, err := path.Match(pattern, ""); err != nil {
 		return nil, fmt.Errorf("search %q: %w", pattern, err)
 	}
 	glob := strings.ContainsAny(pattern, "*?[")
+	members := isMemberName(pattern)
 	seen := map[string]bool{}
 	var out []Package
 	for _, p := range ix.Packages {
+		if !members && isMemberName(p.Name) {
+			continue
+		}
 		var ok bool
 		if glob {
 			ok, _ = path.Match(pattern, p.Name)
@@ -266,4 +282,54 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Members returns the packages a concrete kernel package is made of: p
+// itself, then the packages of the same version it depends on, directly or
+// through each other, whose names say they carry a kernel's image, modules
+// or config (Debian's linux-binary-REL, linux-modules-REL and
+// linux-base-REL from 7.x on; Ubuntu's linux-modules-REL), and Ubuntu's
+// linux-modules-extra-REL, which depends on the image rather than the
+// other way round. A kernel in one package is its only member. A member
+// that p depends on and the index lacks is an error: the kernel would be
+// incomplete.
+func (ix *Index) Members(p Package) ([]Package, error) {
+	out := []Package{p}
+	seen := map[string]bool{p.Name: true}
+	for i := 0; i < len(out); i++ {
+		for _, rel := range out[i].Depends.Relations {
+			for _, poss := range rel.Possibilities {
+				if seen[poss.Name] || !isMemberName(poss.Name) {
+					continue
+				}
+				m, ok := ix.exact(poss.Name, p.Version)
+				if !ok {
+					if poss.Version == nil || poss.Version.Operator != "=" {
+						continue // another version's package: not this kernel's
+					}
+					return nil, fmt.Errorf("package %s %s: depends on %s (= %s), which the index lacks", p.Name, p.Version, poss.Name, poss.Version.Number)
+				}
+				seen[m.Name] = true
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	if rel, ok := strings.CutPrefix(strings.TrimSuffix(p.Name, "-unsigned"), "linux-image-"); ok {
+		rel = strings.TrimPrefix(rel, "unsigned-")
+		extra := "linux-modules-extra-" + rel
+		if m, ok := ix.exact(extra, p.Version); ok && !seen[extra] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func isMemberName(name string) bool {
+	for _, pre := range memberPrefixes {
+		if strings.HasPrefix(name, pre) {
+			return true
+		}
+	}
+	return false
 }

@@ -39,6 +39,8 @@ type Archive struct {
 	URL         string // archive root
 	Key         *openpgp.Entity
 	KeyringPath string // the public key as a binary keyring file
+	// ValidUntil, when set, is written into the next InRelease files.
+	ValidUntil time.Time
 
 	srv      *httptest.Server
 	mu       sync.Mutex
@@ -121,6 +123,13 @@ func (a *Archive) Publish(t testing.TB, suite string, pkgs []Pkg) {
 	var rel bytes.Buffer
 	fmt.Fprintf(&rel, "Origin: Test\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: amd64\nComponents: main\nSHA256:\n",
 		suite, suite, time.Now().UTC().Format(time.RFC1123))
+	if !a.ValidUntil.IsZero() {
+		// Before SHA256: the field list continues to the paragraph's end.
+		b := rel.Bytes()
+		rel.Reset()
+		rel.Write(bytes.TrimSuffix(b, []byte("SHA256:\n")))
+		fmt.Fprintf(&rel, "Valid-Until: %s\nSHA256:\n", a.ValidUntil.UTC().Format(time.RFC1123))
+	}
 	var names []string
 	for n := range files {
 		names = append(names, n)

@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kvet/kvet/kernels"
+	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/runner"
+)
+
+// Planned is how many boots Run will run or skip: the plan, or its shard.
+func (r *Run) Planned() int { return len(r.opts.Shard.Select(r.Record.Plan)) }
+
+// Run boots the plan (its shard), Parallel guests at a time, recording each
+// boot in the run directory as it ends; boots recorded already are skipped.
+// onEvent, when set, sees the pool's progress, one event at a time.
+func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summary, error) {
+	pool := &runner.Pool{
+		Parallel: r.Parallel, Retries: r.opts.Retries, Dir: r.Dir, OnEvent: onEvent, CPUSets: r.cpuSets, SpareCPUs: r.spare,
+		Launch: r.launch,
+	}
+	sum, err := pool.Run(ctx, r.opts.Shard.Select(r.Record.Plan))
+	r.infraErr = sum.InfraErrors > 0
+	if errors.Is(err, context.Canceled) {
+		return sum, infra(fmt.Errorf("interrupted: %d boots recorded in %s; continue with: kvet run --resume %s", sum.Ran+sum.Skipped, r.Dir.Path, r.Dir.Path))
+	}
+	if err != nil {
+		return sum, infra(err)
+	}
+	return sum, nil
+}
+
+// launch is one boot of the plan.
+func (r *Run) launch(ctx context.Context, e results.PlanEntry, attempt int, slot runner.Slot) *results.Boot {
+	k := r.byName[e.Kernel]
+	console := results.ConsoleFile(e.Kernel, e.Index)
+	spec := r.bootSpec(k, filepath.Join(r.Dir.Path, console))
+	spec.Accel = r.Accel
+	spec.Plan = r.plan
+	spec.Plan.Seed = r.Record.Seed*1000 + int64(e.Seq)
+	spec.Plan.Sysctl = r.specs[k.Name].Sysctl
+	spec.HostCPUs, spec.EmulatorCPUs = slot.CPUs, slot.Emulator
+	b := runner.Boot(ctx, spec)
+	b.ConsoleFile = console
+	addConfigFacts(b, k)
+	return b
+}
+
+func (r *Run) bootSpec(k *kernels.Kernel, console string) runner.BootSpec {
+	m := r.Matrix
+	return runner.BootSpec{
+		QEMU: r.qemu, Kernel: k.Vmlinuz, Initrd: r.images[k.Name].Path,
+		Append: strings.TrimSpace(r.specs[k.Name].Cmdline + " " + r.opts.Append),
+		CPUs:   m.CPUs, MemoryMB: m.Memory, Timeout: time.Duration(m.Timeout),
+		ConsolePath: console, Logger: r.log.With("kernel", k.Name),
+	}
+}
+
+// addConfigFacts fills in the config options the guest did not report
+// (a kernel without /proc/config.gz) from the kernel's config file.
+func addConfigFacts(b *results.Boot, k *kernels.Kernel) {
+	if k.Config == nil {
+		return
+	}
+	if b.Facts == nil {
+		b.Facts = map[string]string{}
+	}
+	for key, v := range kernels.ReportedOf(k.Config) {
+		if _, ok := b.Facts["config."+key]; !ok {
+			b.Facts["config."+key] = v
+		}
+	}
+}
+
+// Report is what a finished run found.
+type Report struct {
+	// Comparison is nil for a shard: shards have no verdicts until merged.
+	Comparison *results.Comparison
+	Boots      []*results.Boot
+	// Failed: a kernel failed through its own fault or a verdict is in
+	// the run's fail-on list.
+	Failed bool
+	// InfraErrors: some boots failed for infrastructure reasons; the
+	// verdicts rest on the others.
+	InfraErrors bool
+}
+
+// Finish compares the recorded boots against the baseline with the
+// matrix's thresholds and writes every report into the run directory.
+func (r *Run) Finish() (*Report, error) {
+	boots, err := r.Dir.Boots()
+	if err != nil {
+		return nil, infra(err)
+	}
+	rep := &Report{Boots: boots, InfraErrors: r.infraErr}
+	if r.Record.Shard != "" {
+		return rep, nil
+	}
+	failOn := r.opts.FailOn
+	if failOn == nil {
+		if failOn, err = r.Matrix.Verdicts(); err != nil {
+			return nil, badInput(err)
+		}
+	}
+	rep.Comparison = results.Compare(r.Record.Baseline, boots, results.CompareOptions{Thresholds: r.Matrix.ThresholdMap(), Kernels: r.Record.Kernels})
+	if err := results.WriteReports(r.Dir, r.Record, boots, rep.Comparison); err != nil {
+		return nil, infra(fmt.Errorf("writing reports: %w", err))
+	}
+	// Failed(nil) means the default, not none.
+	rep.Failed = results.KernelFailed(boots) || len(failOn) > 0 && rep.Comparison.Failed(failOn)
+	return rep, nil
+}
