@@ -216,28 +216,28 @@ func newPipePair() (pingPonger, error) {
 
 func (pp *pipePair) ping() error {
 	pp.buf[0] = 'p'
-	if err := pipeXfer(measure.WriteOp, pp.req[1], pp.buf[:]); err != nil {
+	if err := pipeXfer(unix.Write, pp.req[1], pp.buf[:]); err != nil {
 		return err
 	}
-	return pipeXfer(measure.ReadOp, pp.resp[0], pp.buf[:])
+	return pipeXfer(unix.Read, pp.resp[0], pp.buf[:])
 }
 
 func (pp *pipePair) serve() error {
 	for {
-		if err := pipeXfer(measure.ReadOp, pp.req[0], pp.sbuf[:]); err != nil {
+		if err := pipeXfer(unix.Read, pp.req[0], pp.sbuf[:]); err != nil {
 			return err
 		}
 		if pp.sbuf[0] == 'q' {
 			return nil
 		}
-		if err := pipeXfer(measure.WriteOp, pp.resp[1], pp.sbuf[:]); err != nil {
+		if err := pipeXfer(unix.Write, pp.resp[1], pp.sbuf[:]); err != nil {
 			return err
 		}
 	}
 }
 
 func (pp *pipePair) stop() error {
-	return pipeXfer(measure.WriteOp, pp.req[1], []byte{'q'})
+	return pipeXfer(unix.Write, pp.req[1], []byte{'q'})
 }
 
 func (pp *pipePair) close() {

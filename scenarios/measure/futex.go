@@ -17,10 +17,9 @@ const (
 // FutexWait blocks the calling thread while *addr == val, with a raw
 // FUTEX_WAIT_PRIVATE: the wait never passes through the Go scheduler. It
 // returns nil when woken, when *addr already differs (EAGAIN) or on a signal
-// (EINTR); callers re-check their condition in a loop. Both calls are raw
-// (see raw.go): the waiting thread keeps its P.
+// (EINTR); callers re-check their condition in a loop.
 func FutexWait(addr *uint32, val uint32) error {
-	_, _, e := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
+	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
 		futexWait|futexPrivateFlag, uintptr(val), 0, 0, 0)
 	switch e {
 	case 0, unix.EAGAIN, unix.EINTR:
@@ -32,7 +31,7 @@ func FutexWait(addr *uint32, val uint32) error {
 // FutexWake wakes up to n threads waiting on addr and returns how many it
 // woke.
 func FutexWake(addr *uint32, n int) (int, error) {
-	r, _, e := unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
+	r, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
 		futexWake|futexPrivateFlag, uintptr(n), 0, 0, 0)
 	if e != 0 {
 		return 0, e

@@ -52,15 +52,3 @@ func ReserveProcs(threads int) int {
 	}
 	return prev
 }
-
-// ReadOp and WriteOp are RawRead and RawWrite with an error result, for
-// loops written against unix.Read and unix.Write.
-func ReadOp(fd int, b []byte) (int, error)  { return errOf(RawRead(fd, b)) }
-func WriteOp(fd int, b []byte) (int, error) { return errOf(RawWrite(fd, b)) }
-
-func errOf(n int, e unix.Errno) (int, error) {
-	if e != 0 {
-		return n, e
-	}
-	return n, nil
-}
