@@ -2,10 +2,10 @@ package integration
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -36,11 +36,12 @@ func TestAgreement(t *testing.T) {
 	if a := os.Getenv("KVET_AGREEMENT_ACCEL"); a != "" {
 		accel = a
 	}
-	const boots, window = 4, 3
-	// Each tool runs twice in the boot, in the order A B B A, and a boot's
-	// value is the geometric mean of the two runs: drift of the host
-	// during the boot (a TCG guest feels every other process on the host)
-	// then weighs on both sides alike.
+	const boots, window = 4, 2
+	// Each tool runs four times in the boot, in the order A B B A A B B A,
+	// and a boot's value is the median of its runs over the median of the
+	// reference's: the host's drift and bursts during the boot (a TCG
+	// guest feels every other process on the host) weigh on both sides
+	// alike.
 	timer := func(label string) string {
 		return fmt.Sprintf(`  - name: timer
     label: %s
@@ -81,8 +82,11 @@ kernels:
   - name: "6.12"
     deb: %s
 scenarios:
-`, kernelDeb(t, "6.12"))+timer("timer")+cyclictest("cyclictest")+cyclictest("cyclictest-2")+timer("timer-2")+
-		tcprr("tcp-rr")+sockperf("sockperf")+sockperf("sockperf-2")+tcprr("tcp-rr-2"))
+`, kernelDeb(t, "6.12"))+
+		timer("timer")+cyclictest("cyclictest")+cyclictest("cyclictest-2")+timer("timer-2")+
+		timer("timer-3")+cyclictest("cyclictest-3")+cyclictest("cyclictest-4")+timer("timer-4")+
+		tcprr("tcp-rr")+sockperf("sockperf")+sockperf("sockperf-2")+tcprr("tcp-rr-2")+
+		tcprr("tcp-rr-3")+sockperf("sockperf-3")+sockperf("sockperf-4")+tcprr("tcp-rr-4"))
 	out := filepath.Join(t.TempDir(), "run")
 	r := kvet(t, 20*time.Minute, "run", m, "--accel", accel, "--out", out, "--boots", fmt.Sprint(boots), "--fail-on", "none", "--parallel", "1")
 	if r.code != 0 {
@@ -105,7 +109,7 @@ scenarios:
 			got := bootMetrics(b)
 			r50, ok1 := ratio(got, pr.kvet+".p50", pr.ref+".p50")
 			r99, ok2 := ratio(got, pr.kvet+".p99", pr.ref+".p99")
-			for _, run := range []string{"", "-2"} {
+			for _, run := range runs {
 				x50, _ := ratio(got, fmt.Sprintf(pr.kvet, run)+".p50", fmt.Sprintf(pr.ref, run)+".p50")
 				x99, _ := ratio(got, fmt.Sprintf(pr.kvet, run)+".p99", fmt.Sprintf(pr.ref, run)+".p99")
 				t.Logf("boot %s %s, run %q alone: p50 %.2f p99 %.2f", b.Key(), pr.name, run, x50, x99)
@@ -117,9 +121,8 @@ scenarios:
 			// The reference against itself (its first run over its second)
 			// is the noise floor of the boot: a guest under TCG feels every
 			// other process on the host.
-			ref := strings.ReplaceAll(pr.ref, "%s", "")
-			aa50, _ := ratio(got, ref+".p50", strings.ReplaceAll(pr.ref, "%s", "-2")+".p50")
-			aa99, _ := ratio(got, ref+".p99", strings.ReplaceAll(pr.ref, "%s", "-2")+".p99")
+			aa50, _ := refAA(got, pr.ref+".p50")
+			aa99, _ := refAA(got, pr.ref+".p99")
 			fmt.Fprintf(&table, "%-30s %-6s %8.2f %8.2f   reference A/A %5.2f %5.2f\n", pr.name, b.Key(), r50, r99, aa50, aa99)
 			if within(r50, 0.15) && within(r99, 0.25) {
 				agree++
@@ -156,8 +159,25 @@ func bootMetrics(b *results.Boot) map[string]float64 {
 	return out
 }
 
-// ratio is the geometric mean of num's runs over that of den's: num and
-// den hold a %s for the run's label suffix ("" and "-2").
+// refAA is the reference against itself: the median of its first two runs
+// over that of its last two.
+func refAA(m map[string]float64, ref string) (float64, bool) {
+	var v []float64
+	for _, run := range runs {
+		x, ok := m[fmt.Sprintf(ref, run)]
+		if !ok || x <= 0 {
+			return 0, false
+		}
+		v = append(v, x)
+	}
+	return median(v[:2]) / median(v[2:]), true
+}
+
+// runs are the label suffixes of one tool's runs in a boot.
+var runs = []string{"", "-2", "-3", "-4"}
+
+// ratio is num over den; when they hold a %s for the run's label suffix,
+// the median of num's runs over the median of den's.
 func ratio(m map[string]float64, num, den string) (float64, bool) {
 	if !strings.Contains(num, "%s") {
 		a, ok1 := m[num]
@@ -167,15 +187,26 @@ func ratio(m map[string]float64, num, den string) (float64, bool) {
 		}
 		return a / b, true
 	}
-	prod := 1.0
-	for _, run := range []string{"", "-2"} {
-		r, ok := ratio(m, fmt.Sprintf(num, run), fmt.Sprintf(den, run))
-		if !ok {
+	var a, b []float64
+	for _, run := range runs {
+		x, ok1 := m[fmt.Sprintf(num, run)]
+		y, ok2 := m[fmt.Sprintf(den, run)]
+		if !ok1 || !ok2 || y <= 0 {
 			return 0, false
 		}
-		prod *= r
+		a, b = append(a, x), append(b, y)
 	}
-	return math.Sqrt(prod), true
+	return median(a) / median(b), true
+}
+
+func median(v []float64) float64 {
+	v = append([]float64(nil), v...)
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 func within(r, tol float64) bool { return r >= 1-tol && r <= 1+tol }
