@@ -352,7 +352,9 @@ func timerHog(cpu int, stop *atomic.Bool) error {
 	defer unix.Close(fd)
 	buf := make([]byte, 1<<20)
 	for !stop.Load() {
-		if _, err := unix.Read(fd, buf); err != nil && err != unix.EINTR {
+		// Raw, as the measured calls: a hog in Go's system call path kept
+		// sysmon polling every 20 us, thousands of wakeups a second.
+		if _, err := measure.RawRead(fd, buf); err != 0 && err != unix.EINTR {
 			return fmt.Errorf("read /dev/zero: %w", err)
 		}
 	}
