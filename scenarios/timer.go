@@ -276,7 +276,7 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 		return timerOutcome{}, err
 	}
 	if why := nz.Invalid(); why != "" && invalid == "" {
-		invalid = why
+		invalid = v.name + ": " + why
 	}
 	out := timerOutcome{raw: measure.NewHist(), corrected: measure.NewHist(), noise: nz, invalid: invalid}
 	if invalid != "" {
