@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,20 +42,10 @@ func runScenario(ctx context.Context, name string, stdin io.Reader, stdout, stde
 	if in.Profile == "" {
 		in.Profile = scenarios.Quick
 	}
-	params := spec.Defaults(in.Profile)
-	if len(in.Params) > 0 && !bytes.Equal(in.Params, []byte("null")) {
-		d := json.NewDecoder(bytes.NewReader(in.Params))
-		d.DisallowUnknownFields()
-		if err := d.Decode(params); err != nil {
-			logf("scenario %s: params: %v", name, err)
-			return 2
-		}
-	}
-	if v, ok := params.(scenarios.Validator); ok {
-		if err := v.Validate(); err != nil {
-			logf("scenario %s: params: %v", name, err)
-			return 2
-		}
+	params, err := spec.Decode(in.Profile, in.Params)
+	if err != nil {
+		logf("scenario %s: %v", name, err)
+		return 2
 	}
 	cpus := in.CPUs
 	if cpus <= 0 {

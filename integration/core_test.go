@@ -90,7 +90,8 @@ func keys(m map[string]bool) []string {
 }
 
 // TestPanicIsReported: a kernel parameter that panics the guest ends the
-// boot as kernel-panic within seconds, with the console's tail.
+// boot as kernel-panic within seconds, with the console's tail; the boot
+// runs once more to confirm the fault, and the panic comes back.
 func TestPanicIsReported(t *testing.T) {
 	need(t)
 	out := filepath.Join(t.TempDir(), "run")
@@ -109,6 +110,14 @@ func TestPanicIsReported(t *testing.T) {
 	if !strings.Contains(r.stdout+r.stderr, "Kernel panic") {
 		t.Errorf("the report does not show the console's tail:\n%s\n%s", r.stdout, r.stderr)
 	}
+	if u := boots[0].Unconfirmed; len(u) != 1 || u[0].Outcome != results.KernelPanic || len(u[0].Decisive) == 0 {
+		t.Errorf("the panic's first try = %+v, want one kernel-panic with its decisive lines", u)
+	} else if _, err := os.Stat(filepath.Join(out, u[0].ConsoleFile)); err != nil {
+		t.Errorf("the first try's console: %v", err)
+	}
+	if !strings.Contains(r.stdout, "reproduced on a rerun") {
+		t.Errorf("the report does not say the panic reproduced:\n%s", r.stdout)
+	}
 }
 
 // TestHangAtTimeout: a guest that does not answer before the boot's
@@ -124,7 +133,7 @@ scenarios:
     params: {duration: 5m}
 `)
 	out := filepath.Join(t.TempDir(), "run")
-	r := kvet(t, 5*time.Minute, "run", m, "--boots", "1", "--accel", "tcg", "--timeout", "75s", "--out", out, "--retries", "0")
+	r := kvet(t, 5*time.Minute, "run", m, "--boots", "1", "--accel", "tcg", "--timeout", "75s", "--out", out, "--retries", "0", "--confirm", "0")
 	if r.code != 1 {
 		t.Fatalf("kvet run = exit %d, want 1\nstderr:\n%s", r.code, r.stderr)
 	}

@@ -53,6 +53,9 @@ scenarios:
 		if !strings.HasPrefix(k.Release, "7.") || !strings.HasPrefix(k.Package, "linux-image-7.") || !strings.HasSuffix(k.Package, want.pkgSuffix) || k.Version == "" {
 			t.Errorf("kernel %s = %s %s (%s), want a concrete 7.x linux-image-*%s", name, k.Package, k.Version, k.Release, want.pkgSuffix)
 		}
+		if !strings.HasSuffix(k.Source, "/trixie-backports") {
+			t.Errorf("kernel %s source = %q, want PACKAGE/trixie-backports", name, k.Source)
+		}
 		if got := k.Config["CONFIG_PREEMPT_RT"]; got != want.rtConfig {
 			t.Errorf("kernel %s CONFIG_PREEMPT_RT = %q, want %q (the config comes from linux-base)", name, got, want.rtConfig)
 		}

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -105,7 +106,11 @@ func (r *Resolver) Build(ctx context.Context, s Spec) (*Kernel, *BuildInfo, erro
 	if s.Source == "" {
 		return nil, nil, fmt.Errorf("kernel %s: build: no source", s.Name)
 	}
-	if err := checkBuildTools(); err != nil {
+	check := r.checkTools
+	if check == nil {
+		check = checkBuildTools
+	}
+	if err := check(); err != nil {
 		return nil, nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 	}
 	start := time.Now()
@@ -116,7 +121,7 @@ func (r *Resolver) Build(ctx context.Context, s Spec) (*Kernel, *BuildInfo, erro
 	root := filepath.Join(r.CacheDir, buildRoot)
 	// The object directory is kept per tree, so that a rebuild with a
 	// changed config is incremental; its lock serialises builds of a tree.
-	obj := filepath.Join(root, "obj", shortHash(tree.key))
+	obj := filepath.Join(root, "obj", shortHash(tree.key+"\x00"+tree.dir))
 	if err := os.MkdirAll(obj, 0o755); err != nil {
 		return nil, nil, err
 	}
@@ -203,7 +208,15 @@ type tree struct {
 // hash of its changes when it is dirty; a hash of its files when it is not
 // a git tree).
 func (r *Resolver) sourceTree(ctx context.Context, s Spec) (tree, error) {
-	src, err := filepath.Abs(s.Source)
+	src := s.Source
+	if rest, ok := strings.CutPrefix(src, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return tree{}, err
+		}
+		src = filepath.Join(home, rest)
+	}
+	src, err := filepath.Abs(src)
 	if err != nil {
 		return tree{}, err
 	}
@@ -768,6 +781,9 @@ func (b *builder) run(ctx context.Context, step, name string, args ...string) er
 	prog := b.r.buildProgress(b.name, step)
 	w := io.MultiWriter(b.log, tail, prog)
 	cmd.Stdout, cmd.Stderr = w, w
+	// make's compilers go with it when the build is cancelled.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	prog.Close()

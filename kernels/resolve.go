@@ -39,6 +39,8 @@ type Resolver struct {
 	mu       sync.Mutex
 	indexes  map[string]*apt.Index // by Archive.key
 	resolved map[string]*Kernel    // by matrix name, for config: {from: NAME}
+	// checkTools checks the host can build kernels; nil: checkBuildTools.
+	checkTools func() error
 }
 
 // PackageVersion is one version of a package in the archive.
@@ -104,6 +106,9 @@ func (r *Resolver) resolve(ctx context.Context, s Spec) ([]*Kernel, error) {
 			return nil, fmt.Errorf("kernel %s: %w", s.Name, err)
 		}
 		k.Name, k.Source = s.Name, s.Package
+		if s.Suite != "" {
+			k.Source += "/" + s.Suite // as apt names a package of a suite
+		}
 		return []*Kernel{k}, nil
 	case s.Series != "":
 		ix, err := r.IndexFor(ctx, s.Archive)

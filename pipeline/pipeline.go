@@ -53,6 +53,10 @@ type Options struct {
 	Isolate  bool
 	// Retries of a boot that failed for infrastructure reasons.
 	Retries int
+	// Confirm is how many times a boot that panicked or hung is run again
+	// to see whether the fault reproduces (0: never). A fault that does not
+	// reproduce is a one-off: noted in the report, not a failure.
+	Confirm int
 	// CacheDir holds kernels, images and the accelerator probe (default
 	// DefaultCacheDir).
 	CacheDir string
@@ -132,8 +136,8 @@ type Run struct {
 
 // Prepare gets everything a run needs before its first boot. Close the
 // run when done with it.
-func Prepare(ctx context.Context, o Options) (r *Run, err error) {
-	r = &Run{opts: o, log: o.Logger}
+func Prepare(ctx context.Context, o Options) (_ *Run, err error) {
+	r := &Run{opts: o, log: o.Logger}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

@@ -97,6 +97,7 @@ func (r *Run) chooseAccel(ctx context.Context, cache string, host results.Host, 
 	}
 	first := r.kernels[0]
 	probe := r.bootSpec(first, "")
+	probe.Timeout = runner.ProbeTimeout
 	accel, warning, err := chooseAccel(ctx, want, cache, host.QEMUVersion, probe)
 	if err != nil {
 		return infra(err)

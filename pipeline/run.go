@@ -21,7 +21,7 @@ func (r *Run) Planned() int { return len(r.opts.Shard.Select(r.Record.Plan)) }
 // onEvent, when set, sees the pool's progress, one event at a time.
 func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summary, error) {
 	pool := &runner.Pool{
-		Parallel: r.Parallel, Retries: r.opts.Retries, Dir: r.Dir, OnEvent: onEvent, CPUSets: r.cpuSets, SpareCPUs: r.spare,
+		Parallel: r.Parallel, Retries: r.opts.Retries, Confirm: r.opts.Confirm, Dir: r.Dir, OnEvent: onEvent, CPUSets: r.cpuSets, SpareCPUs: r.spare,
 		Launch: r.launch,
 	}
 	sum, err := pool.Run(ctx, r.opts.Shard.Select(r.Record.Plan))

@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"path/filepath"
+
 	"testing"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/results"
 )
@@ -23,5 +26,29 @@ func TestConfigFactsFillGaps(t *testing.T) {
 	}
 	if n := len(b.Facts); n != len(kernels.ReportedConfig) {
 		t.Errorf("%d facts, want one per reported option (%d)", n, len(kernels.ReportedConfig))
+	}
+}
+
+// TestPrepareFailsByKind: a run that cannot start says whose fault it is,
+// and leaves nothing held.
+func TestPrepareFailsByKind(t *testing.T) {
+	m, err := matrix.FromKernelFiles([]string{"/nonexistent/a.deb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		o    Options
+		want Kind
+	}{
+		{"no matrix", Options{}, BadInput},
+		{"no QEMU", Options{Matrix: m, QEMU: filepath.Join(t.TempDir(), "no-qemu")}, Infra},
+		{"resume of no run", Options{Resume: t.TempDir()}, BadInput},
+	}
+	for _, tt := range tests {
+		r, err := Prepare(t.Context(), tt.o)
+		if r != nil || err == nil || KindOf(err) != tt.want {
+			t.Errorf("%s: Prepare = %v, %v (kind %v); want an error of kind %v", tt.name, r, err, KindOf(err), tt.want)
+		}
 	}
 }

@@ -38,9 +38,13 @@ var verdictRank = map[Verdict]int{
 	NotComparable: 4, Equivalent: 5, Informational: 6,
 }
 
+// PrimaryShare is the part of alpha the primary metrics of a kernel share
+// in its Benjamini-Hochberg family; the secondary ones share the rest.
+const PrimaryShare = 0.8
+
 // ComparisonSchema names the JSON form of a Comparison; it changes when a
 // field changes meaning or is removed. See SCHEMA.md.
-const ComparisonSchema = "kvet.comparison/v1"
+const ComparisonSchema = "kvet.comparison/v2"
 
 // CompareOptions tunes Compare. The zero value works.
 type CompareOptions struct {
@@ -56,6 +60,12 @@ type CompareOptions struct {
 	// MinBoots is the number of OK boots each side needs before a metric is
 	// judged at all. Default 2 (a single boot has no spread).
 	MinBoots int
+	// Paired compares the boots of one round (same boot index) as pairs
+	// when every boot has its partner: the paired t-test instead of Welch's.
+	// Pairing removes the host drift a round shares; without drift it costs
+	// half the degrees of freedom, and power with them (see the README's
+	// statistics section), so it is for hosts known to drift.
+	Paired bool
 	// AllowMixedAccel compares timing metrics across accelerators and hosts
 	// (the report still says so).
 	AllowMixedAccel bool
@@ -122,6 +132,8 @@ type Fault struct {
 	// Boots are the affected boot keys; Reason is the first one's reason.
 	Boots  []string `json:"boots"`
 	Reason string   `json:"reason,omitempty"`
+	// Decisive are the first one's console lines that say what happened.
+	Decisive []string `json:"decisive,omitempty"`
 }
 
 // String reads "kernel-panic in 2 of 3 boots".
@@ -141,11 +153,14 @@ type KernelResult struct {
 	Accel     []string    `json:"accel,omitempty"`
 	// Faults come first in every report.
 	Faults []Fault `json:"faults,omitempty"`
-	// Tests is the size of the Benjamini-Hochberg family: the metrics with a
-	// p-value.
-	Tests int `json:"tests"`
-	// BootsNeeded is how many boots per kernel the exact test needs to reach
-	// Alpha after correcting for Tests metrics.
+	// Tests and SecondaryTests count the primary and the secondary metrics
+	// with a p-value: one weighted Benjamini-Hochberg family in which the
+	// primary ones share PrimaryShare of alpha.
+	Tests          int `json:"tests"`
+	SecondaryTests int `json:"secondary_tests,omitempty"`
+	// BootsNeeded is how many boots per kernel the exact rank test needs to
+	// reach a primary metric's share of Alpha (the t-tests on log
+	// values and the count tests have no such floor).
 	BootsNeeded int            `json:"boots_needed,omitempty"`
 	Metrics     []MetricResult `json:"metrics"`
 	Changes     []Change       `json:"changes,omitempty"`
@@ -159,6 +174,9 @@ const (
 	// LogScale: Hodges-Lehmann shift of log values, reported as the ratio
 	// exp(shift). Used when every value on both sides is > 0.
 	LogScale Scale = "log"
+	// CountScale: events counted per boot, compared as counts; the ratio is
+	// the candidate's event rate over the baseline's.
+	CountScale Scale = "count"
 	// LinearScale: Hodges-Lehmann shift of the values themselves, reported
 	// relative to the baseline median as 1 + shift/|median|. Used when a value
 	// is <= 0 (counts that can be zero). When the baseline median is 0 the
@@ -195,8 +213,19 @@ type MetricResult struct {
 	Lo    float64 `json:"lo,omitempty"`
 	Hi    float64 `json:"hi,omitempty"`
 	Level float64 `json:"level,omitempty"`
-	// P is the two-sided Mann-Whitney p-value, Q its Benjamini-Hochberg
-	// adjustment across the kernel's tested metrics. Zero when not tested.
+	// Primary metrics form their own correction family (see KernelResult).
+	Primary bool `json:"primary,omitempty"`
+	// Complement is true when a fraction was judged by its complement 1-v,
+	// the rarer side: Ratio, Lo and Hi are then of the complement.
+	Complement bool `json:"complement,omitempty"`
+	// Test names the test behind P: "welch-log" or "paired-log" (t-tests on
+	// log values), "mann-whitney", "counts" (exact conditional test of
+	// event rates, Dispersion the between-boot over-dispersion it allowed
+	// for).
+	Test       string  `json:"test,omitempty"`
+	Dispersion float64 `json:"dispersion,omitempty"`
+	// P is the two-sided p-value of "no change", Q its Benjamini-Hochberg
+	// adjustment in the metric's family. Zero when not tested.
 	P       float64 `json:"p,omitempty"`
 	Q       float64 `json:"q,omitempty"`
 	Verdict Verdict `json:"verdict"`
@@ -215,6 +244,9 @@ type series struct {
 	scenario   string
 	vals       []float64
 	boots      []string
+	rounds     []int     // each value's boot index: boots of one round pair up
+	samples    []float64 // each value's Samples (exposure of a count)
+	nonFinite  int       // values dropped as NaN or infinite
 	minSamples int64
 	maxSamples int64
 	invalid    int // boots whose scenario was not valid
@@ -227,6 +259,7 @@ type kernelData struct {
 	accel   map[string]bool
 	metrics map[string]*series
 	invalid map[string]int // scenario -> boots where it was invalid
+	boots   []*Boot
 }
 
 // Compare judges every kernel of boots against baseline, metric by metric.
@@ -261,10 +294,11 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 			order = append(order, b.Kernel)
 		}
 		k.counts.add(b.Outcome)
+		k.boots = append(k.boots, b)
 		if b.Outcome.KernelFault() {
 			f := k.faults[b.Outcome]
 			if f == nil {
-				f = &Fault{Verdict: Regression, Outcome: b.Outcome, Reason: b.Reason}
+				f = &Fault{Verdict: Regression, Outcome: b.Outcome, Reason: b.Reason, Decisive: DecisiveLines(b.ConsoleTail)}
 				k.faults[b.Outcome] = f
 			}
 			f.Count++
@@ -290,8 +324,14 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 					s = &series{meta: m, scenario: sc.Name, minSamples: -1}
 					k.metrics[key] = s
 				}
+				if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+					s.nonFinite++
+					continue
+				}
 				s.vals = append(s.vals, m.Value)
 				s.boots = append(s.boots, b.Key())
+				s.rounds = append(s.rounds, b.Index)
+				s.samples = append(s.samples, float64(m.Samples))
 				if m.Samples > 0 && (s.minSamples < 0 || m.Samples < s.minSamples) {
 					s.minSamples = m.Samples
 				}
@@ -308,6 +348,12 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 	for _, sc := range scOrder {
 		keys = append(keys, scKeys[sc]...)
 	}
+	declared := map[string]bool{}
+	for _, k := range kd {
+		for _, s := range k.metrics {
+			declared[s.scenario] = declared[s.scenario] || s.meta.Primary
+		}
+	}
 
 	c := &Comparison{Schema: ComparisonSchema, Baseline: baseline, Alpha: opt.Alpha}
 	base := kd[baseline]
@@ -320,6 +366,9 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 	c.BaselineAccel = sortedKeys(base.accel)
 	for _, f := range faultList(base) {
 		c.Notes = append(c.Notes, fmt.Sprintf("baseline %s: %s", baseline, f))
+	}
+	for _, n := range oneOffs(base.boots) {
+		c.Notes = append(c.Notes, fmt.Sprintf("baseline %s: %s", baseline, n))
 	}
 	if base.counts.InfraError > 0 {
 		c.Notes = append(c.Notes, fmt.Sprintf("baseline %s: %d infrastructure errors (not counted)", baseline, base.counts.InfraError))
@@ -342,7 +391,7 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 		if name == baseline {
 			continue
 		}
-		kr := compareKernel(base, kd[name], keys, opt)
+		kr := compareKernel(base, kd[name], keys, declared, opt)
 		if baseKernel != nil {
 			for i := range opt.Kernels {
 				if opt.Kernels[i].Name == name {
@@ -384,11 +433,14 @@ func faultList(k *kernelData) []Fault {
 	return fs
 }
 
-func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) KernelResult {
+// compareKernel judges cand against base. declared names the scenarios that
+// mark their primary metrics themselves.
+func compareKernel(base, cand *kernelData, keys []string, declared map[string]bool, opt CompareOptions) KernelResult {
 	kr := KernelResult{Kernel: cand.name, Boots: cand.counts, Accel: sortedKeys(cand.accel), Faults: faultList(cand)}
 	if cand.counts.InfraError > 0 {
 		kr.Notes = append(kr.Notes, fmt.Sprintf("%d infrastructure errors (not counted)", cand.counts.InfraError))
 	}
+	kr.Notes = append(kr.Notes, oneOffs(cand.boots)...)
 	mixed := ""
 	if !slices.Equal(sortedKeys(base.accel), kr.Accel) && len(base.accel) > 0 && len(cand.accel) > 0 {
 		mixed = fmt.Sprintf("baseline ran under %s, candidate under %s", strings.Join(sortedKeys(base.accel), "+"), strings.Join(kr.Accel, "+"))
@@ -405,7 +457,8 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 		}
 	}
 
-	var tested []int // indexes into kr.Metrics that carry a p-value
+	var tested []int            // indexes into kr.Metrics that carry a p-value
+	dropped := map[string]int{} // NaN or infinite values left out, by key
 	for _, key := range keys {
 		bs, cs := base.metrics[key], cand.metrics[key]
 		if bs == nil && cs == nil {
@@ -418,6 +471,7 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 		m := MetricResult{Key: key, Scenario: ref.scenario, Name: ref.meta.Name, Unit: ref.meta.Unit,
 			Better: ref.meta.Better, Quantile: ref.meta.Quantile, Timing: ref.meta.Timing}
 		m.Threshold = threshold(key, ref.meta, opt.Thresholds)
+		m.Primary = ref.meta.Primary || !declared[ref.scenario] && defaultPrimary(ref.meta)
 		m.MinSamples = -1
 		for _, s := range []*series{bs, cs} {
 			if s != nil && s.minSamples >= 0 && (m.MinSamples < 0 || s.minSamples < m.MinSamples) {
@@ -441,6 +495,9 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 			if n := k.invalid[ref.scenario]; n > 0 {
 				m.Reason += fmt.Sprintf(" (scenario invalid in %d boots)", n)
 			}
+			if s := k.metrics[key]; s != nil && s.nonFinite > 0 {
+				m.Reason += fmt.Sprintf(" (%d NaN or infinite values)", s.nonFinite)
+			}
 		case m.Timing && mixed != "" && !opt.AllowMixedAccel:
 			m.Verdict, m.Reason = NotComparable, mixed
 		case m.Better == Info:
@@ -459,28 +516,60 @@ func compareKernel(base, cand *kernelData, keys []string, opt CompareOptions) Ke
 			m.Verdict, m.Reason = Inconclusive, fmt.Sprintf("needs at least %d valid boots per kernel, has %d and %d", opt.MinBoots, len(m.Base), len(m.Cand))
 			estimate(&m, opt.Alpha)
 		default:
-			_, p, err := MannWhitney(m.Base, m.Cand)
-			if err != nil {
+			if err := test(&m, bs, cs, opt.Alpha, opt.Paired); err != nil {
 				m.Verdict, m.Reason = NotComparable, err.Error()
 				break
 			}
-			m.P = p
-			estimate(&m, opt.Alpha)
 			tested = append(tested, len(kr.Metrics))
+		}
+		for _, s := range []*series{bs, cs} {
+			if s != nil && s.nonFinite > 0 && len(m.Base) > 0 && len(m.Cand) > 0 {
+				dropped[m.Key] += s.nonFinite
+			}
 		}
 		kr.Metrics = append(kr.Metrics, m)
 	}
 
-	kr.Tests = len(tested)
-	kr.BootsNeeded = BootsNeeded(opt.Alpha, kr.Tests)
-	ps := make([]float64, len(tested))
-	for i, j := range tested {
-		ps[i] = kr.Metrics[j].P
+	// One Benjamini-Hochberg family, weighted: the primary metrics share
+	// PrimaryShare of alpha, the secondary ones the rest, so a change in
+	// what the scenarios are about is found with few boots, and an A/A
+	// comparison still flags any metric with chance at most alpha.
+	var primary int
+	for _, j := range tested {
+		if kr.Metrics[j].Primary {
+			primary++
+		}
 	}
-	for i, q := range BenjaminiHochberg(ps) {
+	kr.Tests, kr.SecondaryTests = primary, len(tested)-primary
+	share := PrimaryShare
+	switch {
+	case primary == 0:
+		share = 0
+	case primary == len(tested):
+		share = 1
+	}
+	w := make([]float64, len(tested))
+	for i, j := range tested {
+		if kr.Metrics[j].Primary {
+			w[i] = share * float64(len(tested)) / float64(primary)
+		} else {
+			w[i] = (1 - share) * float64(len(tested)) / float64(len(tested)-primary)
+		}
+	}
+	kr.BootsNeeded = BootsNeeded(opt.Alpha*share, max(primary, 1))
+	for i, q := range WeightedBH(pValues(kr.Metrics, tested), w) {
 		m := &kr.Metrics[tested[i]]
 		m.Q = q
-		m.Verdict, m.Reason = judge(m, opt.Alpha, kr.Tests, kr.BootsNeeded)
+		// The exact rank test's floor, in a family of len(tested)/w[i]
+		// equally weighted metrics.
+		family := int(math.Ceil(float64(len(tested))/w[i] - 1e-9))
+		m.Verdict, m.Reason = judge(m, opt.Alpha, family, BootsNeeded(opt.Alpha, family))
+	}
+	for i := range kr.Metrics {
+		if n := dropped[kr.Metrics[i].Key]; n > 0 {
+			m := &kr.Metrics[i]
+			m.Reason = strings.TrimPrefix(m.Reason+fmt.Sprintf("; %d NaN or infinite values left out", n), "; ")
+		}
 	}
 	sort.SliceStable(kr.Metrics, func(i, j int) bool {
 		return verdictRank[kr.Metrics[i].Verdict] < verdictRank[kr.Metrics[j].Verdict]
@@ -504,32 +593,32 @@ func unevenSamples(a, b *series) bool {
 	return lo > 0 && hi > 2*lo
 }
 
-// estimate fills the shift estimate and its interval.
+// estimate fills the shift estimate and its interval for a metric that is
+// not tested, at the level of the tested ones.
 func estimate(m *MetricResult, alpha float64) {
-	positive := true
-	for _, v := range slices.Concat(m.Base, m.Cand) {
-		if !(v > 0) || math.IsInf(v, 0) {
-			positive = false
-		}
-	}
-	if positive {
-		lb, lc := logs(m.Base), logs(m.Cand)
-		s := HodgesLehmann(lb, lc, 1-alpha)
+	estimateOf(m, m.Base, m.Cand, 1-2*alpha)
+}
+
+// estimateOf fills the Hodges-Lehmann shift of cand against base: of log
+// values when all are > 0, else of the values relative to base's median.
+func estimateOf(m *MetricResult, base, cand []float64, level float64) {
+	if positive(base) && positive(cand) {
+		s := HodgesLehmann(logs(base), logs(cand), level)
 		m.Scale, m.Ratio, m.Lo, m.Hi, m.Level = LogScale, math.Exp(s.Estimate), math.Exp(s.Lo), math.Exp(s.Hi), s.Level
 		return
 	}
-	ref := math.Abs(m.BaseMedian)
+	ref := math.Abs(median(base))
 	if ref == 0 || math.IsNaN(ref) {
 		sum := 0.0
-		for _, v := range slices.Concat(m.Base, m.Cand) {
+		for _, v := range slices.Concat(base, cand) {
 			sum += math.Abs(v)
 		}
-		ref = sum / float64(len(m.Base)+len(m.Cand))
+		ref = sum / float64(len(base)+len(cand))
 	}
 	if ref == 0 || math.IsNaN(ref) || math.IsInf(ref, 0) {
 		ref = 1
 	}
-	s := HodgesLehmann(m.Base, m.Cand, 1-alpha)
+	s := HodgesLehmann(base, cand, level)
 	if math.IsNaN(s.Estimate) || math.IsInf(s.Estimate, 0) {
 		return
 	}
@@ -544,8 +633,10 @@ func logs(v []float64) []float64 {
 	return l
 }
 
-// judge decides a tested metric's verdict from its corrected q and interval.
-func judge(m *MetricResult, alpha float64, tests, needed int) (Verdict, string) {
+// judge decides a tested metric's verdict from its corrected q and its
+// interval (at 1-2*alpha, see decide.go); family is the size of its
+// correction family.
+func judge(m *MetricResult, alpha float64, family, needed int) (Verdict, string) {
 	t := m.Threshold
 	up, down := m.Lo > 1+t, m.Hi < 1-t // whole interval above / below the band
 	inside := m.Lo >= 1-t && m.Hi <= 1+t
@@ -553,15 +644,23 @@ func judge(m *MetricResult, alpha float64, tests, needed int) (Verdict, string) 
 	if m.Better == HigherIsBetter {
 		bad, good = down, up
 	}
-	sig := m.Q < alpha
+	if m.Complement { // less of the complement is more of the fraction
+		bad, good = good, bad
+	}
+	sig := m.Q <= alpha
 	switch {
-	case !sig && MinP(len(m.Base), len(m.Cand))*float64(tests) > alpha:
+	case m.Scale == CountScale && m.Ratio == 1 && m.Lo == 0 && math.IsInf(m.Hi, 1):
+		return Inconclusive, "no events on either side: no rate to compare"
+	case !sig && m.Test == "mann-whitney" && MinP(len(m.Base), len(m.Cand))*float64(family) > alpha:
 		return Inconclusive, fmt.Sprintf("needs at least %d boots per kernel for significance after correction (has %d and %d)", needed, len(m.Base), len(m.Cand))
 	case sig && bad:
 		return Regression, ""
 	case sig && good:
 		return Improvement, ""
 	case inside:
+		if why := degenerate(m); why != "" {
+			return Inconclusive, why + ": not evidence of no change"
+		}
 		return Equivalent, ""
 	case bad || good:
 		return Inconclusive, fmt.Sprintf("interval beyond the threshold but not significant after correction (q=%.3g): more boots", m.Q)

@@ -109,8 +109,9 @@ func TestAAFalseAlarms(t *testing.T) {
 	if rawRate > 0.06 {
 		t.Errorf("A/A per-test p<0.05 rate = %.4f, want <= ~0.05", rawRate)
 	}
-	if coverage < 0.94 {
-		t.Errorf("A/A interval coverage = %.4f, want >= ~0.95", coverage)
+	// The intervals are at 1-2*alpha (see decide.go).
+	if coverage < 0.89 {
+		t.Errorf("A/A interval coverage = %.4f, want >= ~0.90", coverage)
 	}
 	// The tight half should mostly be found equivalent.
 	if verdicts[Equivalent] < tests*4/10 {
@@ -131,8 +132,10 @@ func TestCompareVerdicts(t *testing.T) {
 		{"30% slower, 10 boots", 10, 1.3, LowerIsBetter, Regression, "", 19},
 		{"30% faster, 10 boots", 10, 1 / 1.3, LowerIsBetter, Improvement, "", 19},
 		{"30% more ops/s, 10 boots", 10, 1.3, HigherIsBetter, Improvement, "", 19},
-		{"30% slower, 3 boots", 3, 1.3, LowerIsBetter, Inconclusive, "needs at least 6 boots per kernel for significance after correction", 19},
-		{"30% slower, 6 boots, 40 metrics", 6, 1.3, LowerIsBetter, Inconclusive, "needs at least 7 boots per kernel for significance after correction", 39},
+		// The t-test on log values decides where the exact rank test could
+		// not reach alpha (it needed 7 boots with 40 metrics).
+		{"30% slower, 3 boots", 3, 1.3, LowerIsBetter, Inconclusive, "interval beyond the threshold but not significant after correction", 19},
+		{"30% slower, 6 boots, 40 metrics", 6, 1.3, LowerIsBetter, Regression, "", 39},
 		{"same, 10 boots", 10, 1, LowerIsBetter, Equivalent, "", 19},
 		{"6% slower, 10 boots", 10, 1.06, LowerIsBetter, Inconclusive, "CI straddles the threshold", 19},
 	}
@@ -221,8 +224,8 @@ func TestCompareSpecialCases(t *testing.T) {
 			t.Errorf("Compare %s = %s (%q), want %s (%q)", ch.key, m.Verdict, m.Reason, ch.want, ch.reason)
 		}
 	}
-	if m := find(t, k, "s/stalls"); m.Scale != LinearScale {
-		t.Errorf("Compare s/stalls scale = %s, want linear (zero counts)", m.Scale)
+	if m := find(t, k, "s/stalls"); m.Scale != CountScale || m.Test != "counts" {
+		t.Errorf("Compare s/stalls scale = %s, test %s, want counts", m.Scale, m.Test)
 	}
 
 	c = Compare("base", all, CompareOptions{AllowMixedAccel: true, Thresholds: map[string]float64{"*.p50": 0.5}})
@@ -393,5 +396,93 @@ func TestCompareMetricOrder(t *testing.T) {
 		if got := keys(Compare("base", boots, CompareOptions{})); !slices.Equal(got, want) {
 			t.Errorf("run %d: metric order %v, want %v", i, got, want)
 		}
+	}
+}
+
+// valuesOf makes one boot per value of kernel with metric m set to it.
+func valuesOf(kernel string, seq0 int, m Metric, vals ...float64) []*Boot {
+	var out []*Boot
+	for i, v := range vals {
+		mm := m
+		mm.Value = v
+		out = append(out, &Boot{Kernel: kernel, Index: i, Seq: seq0 + 2*i, Accel: "kvm", Outcome: OK,
+			Scenarios: []Scenario{{Name: "s", Valid: true, Metrics: []Metric{mm}}}})
+	}
+	return out
+}
+
+// Rare events and fractions: never "equivalent" from an interval that ties
+// or zeros make narrow, and a fraction judged by its rarer side.
+func TestCompareCountsAndFractions(t *testing.T) {
+	stalls := Metric{Name: "stalls", Unit: "count", Better: LowerIsBetter}
+	missed := Metric{Name: "missed_fraction", Unit: "ratio", Better: LowerIsBetter, Timing: true}
+	tests := []struct {
+		name       string
+		m          Metric
+		base, cand []float64
+		want       Verdict
+		reason     string
+	}{
+		{"one boot with all the events", stalls, []float64{0, 0, 0, 0, 0, 0, 0}, []float64{0, 0, 0, 0, 0, 0, 40}, Inconclusive, "CI straddles"},
+		{"no events at all", stalls, []float64{0, 0, 0, 0, 0, 0, 0}, []float64{0, 0, 0, 0, 0, 0, 0}, Inconclusive, "no events on either side"},
+		{"events in every boot", stalls, []float64{0, 1, 0, 0, 1, 0, 1}, []float64{6, 5, 9, 7, 4, 6, 8}, Regression, ""},
+		// rt-hog on 6.1 and 6.12-rt: the fair thread met 4.5% of its
+		// deadlines, then none.
+		{"missed 0.9555 -> 1", missed, []float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{1, 1, 1, 1, 1, 1, 1}, Regression, ""},
+		{"missed 0.9555 -> 1, out of 2000 periods", Metric{Name: "missed_fraction", Unit: "ratio", Better: LowerIsBetter, Fraction: true, Samples: 2000},
+			[]float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{1, 1, 1, 1, 1, 1, 1}, Regression, ""},
+		{"fraction unchanged", missed, []float64{0.955, 0.96, 0.95, 0.9555, 0.958, 0.953, 0.956}, []float64{0.956, 0.954, 0.957, 0.955, 0.959, 0.952, 0.955}, Equivalent, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			boots := append(valuesOf("a", 0, tt.m, tt.base...), valuesOf("b", 1, tt.m, tt.cand...)...)
+			m := find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/"+tt.m.Name)
+			if m.Verdict != tt.want || !strings.Contains(m.Reason, tt.reason) {
+				t.Errorf("Compare %v vs %v = %s (%q; %s %.3g [%.3g, %.3g] p %.3g), want %s (%q)",
+					tt.base, tt.cand, m.Verdict, m.Reason, m.Test, m.Ratio, m.Lo, m.Hi, m.P, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// A doubled rare-event rate was called equivalent in half of 7-boot runs
+// when counts were compared like timings; as counts, never.
+func TestCompareDoubledRareEvents(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	poisson := func(mean float64) float64 {
+		n, p, l := 0.0, 1.0, math.Exp(-mean)
+		for p *= r.Float64(); p > l; p *= r.Float64() {
+			n++
+		}
+		return n
+	}
+	stalls := Metric{Name: "stalls", Unit: "count", Better: LowerIsBetter}
+	verdicts := map[Verdict]int{}
+	for run := 0; run < 200; run++ {
+		var b, c []float64
+		for i := 0; i < 7; i++ {
+			b, c = append(b, poisson(0.5)), append(c, poisson(1))
+		}
+		boots := append(valuesOf("a", 0, stalls, b...), valuesOf("b", 1, stalls, c...)...)
+		verdicts[find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/stalls").Verdict]++
+	}
+	if verdicts[Equivalent] > 0 || verdicts[Improvement] > 0 {
+		t.Errorf("doubled rare-event rate, 200 runs of 7 boots: verdicts %v, want no equivalent and no improvement", verdicts)
+	}
+}
+
+// A NaN is left out, said, and never reaches a test; a metric with no value
+// on one side is reported as not comparable.
+func TestCompareNaNAndMissing(t *testing.T) {
+	m := Metric{Name: "lat.p50", Unit: "ns", Better: LowerIsBetter}
+	boots := append(valuesOf("a", 0, m, 100, math.NaN(), 101, 99), valuesOf("b", 1, m, 100, 102, 98, 101)...)
+	got := find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/lat.p50")
+	if len(got.Base) != 3 || !strings.Contains(got.Reason, "1 NaN or infinite values left out") {
+		t.Errorf("Compare with a NaN: %d base values, reason %q, want 3 and the NaN said", len(got.Base), got.Reason)
+	}
+	boots = append(valuesOf("a", 0, m, math.NaN(), math.NaN()), valuesOf("b", 1, m, 100, 102)...)
+	got = find(t, Compare("a", boots, CompareOptions{}).Kernels[0], "s/lat.p50")
+	if got.Verdict != NotComparable || !strings.Contains(got.Reason, "no valid values on the baseline side (2 NaN") {
+		t.Errorf("Compare with NaN only on one side = %s (%q), want not-comparable, said", got.Verdict, got.Reason)
 	}
 }

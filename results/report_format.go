@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -47,7 +48,13 @@ func ciString(m *MetricResult) string {
 	if !m.Estimated() {
 		return "-"
 	}
-	return fmt.Sprintf("[%s, %s]", pct(m.Lo), pct(m.Hi))
+	return fmt.Sprintf("[%s, %s] %s", pct(m.Lo), pct(m.Hi), levelString(m.Level))
+}
+
+// levelString is an interval's achieved confidence: "90%", not the nominal
+// one (the rank interval at 3 boots against 3 is at 90%, whatever was asked).
+func levelString(l float64) string {
+	return strconv.FormatFloat(math.Floor(l*1000+1e-9)/10, 'f', -1, 64) + "%"
 }
 
 func pString(p float64) string {

@@ -70,7 +70,7 @@ svg text{font-size:11px;font-family:system-ui,sans-serif}
 <h1>kvet: kernels against {{.C.Baseline}}</h1>
 {{with .Run}}<p>Run <code>{{.ID}}</code>, created {{.Created.UTC.Format "2006-01-02 15:04 UTC"}}, profile {{.Profile}}, accel {{.Accel}}, {{.Boots}} boots per kernel, seed {{.Seed}}.<br>
 Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host.Kernel}}, QEMU {{.Host.QEMUVersion}}, kvet {{.Host.KvetVersion}}, {{.Host.GoVersion}}.</p>{{end}}
-<p>Baseline <b>{{.C.Baseline}}</b>: {{.BaselineBoot}}. A metric is a regression when the Mann-Whitney test on per-boot values is significant after Benjamini-Hochberg (q &lt; {{.C.Alpha}}) and the whole confidence interval of the Hodges-Lehmann shift lies beyond the metric's threshold.</p>
+<p>Baseline <b>{{.C.Baseline}}</b>: {{.BaselineBoot}}. A metric is a regression when the test on per-boot values is significant after Benjamini-Hochberg (q &le; {{.C.Alpha}}; weighted so that the primary metrics share 80% of it) and the whole confidence interval of the shift lies beyond the metric's threshold. The shift is the estimated ratio (of geometric means, of event rates for counts), not the ratio of the medians; each interval is at its achieved level.</p>
 {{range .C.Notes}}<p class="note">{{.}}</p>{{end}}
 {{range .Kernels}}
 <h2 id="k-{{.Kernel}}">{{.Kernel}}: <span class="{{.Verdict}}">{{.Verdict}}</span></h2>
@@ -82,7 +82,7 @@ Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host
 {{range .Changes}}<tr><td class="l">{{.Kind}}</td><td class="l"><code>{{.Key}}</code></td><td class="l">{{.Base}}</td><td class="l">{{.Cand}}</td></tr>
 {{end}}</table>{{end}}
 <h3>Metrics</h3>
-<table><tr><th class="l">metric</th><th>baseline</th><th>candidate</th><th>n</th><th>change</th><th>CI</th><th>p</th><th>q</th><th class="l">verdict</th></tr>
+<table><tr><th class="l">metric</th><th>baseline</th><th>candidate</th><th>n</th><th>shift</th><th>CI</th><th>p</th><th>q</th><th class="l">verdict</th></tr>
 {{range .Rows}}<tr class="{{.Verdict}}"><td class="l"><code>{{.Key}}</code></td><td>{{.Base}}</td><td>{{.Cand}}</td><td>{{len .MetricResult.Base}}/{{len .MetricResult.Cand}}</td><td>{{.Change}}</td><td>{{.CI}}</td><td>{{.P}}</td><td>{{.Q}}</td><td class="l">{{.Verdict}}{{if .Reason}}: {{.Reason}}{{end}}</td></tr>
 {{end}}</table>
 {{end}}

@@ -9,13 +9,14 @@ import (
 // the "schema" field (ComparisonSchema) and documented in SCHEMA.md and on
 // the Comparison, KernelResult, MetricResult, Fault and Change types:
 //
-//	schema          "kvet.comparison/v1"
+//	schema          "kvet.comparison/v2"
 //	baseline        baseline kernel name
-//	alpha           false discovery rate; intervals are at 1-alpha
+//	alpha           false discovery rate; intervals are at 1-2*alpha
 //	baseline_boots  boot counts by outcome
 //	kernels[]       one per candidate: boots, faults (regressions of the
-//	                kernel itself), tests (family size), boots_needed,
-//	                metrics[] (key, per-boot values, medians, scale, ratio,
+//	                kernel itself), tests and secondary_tests (primary and
+//	                secondary metrics tested), boots_needed, metrics[] (key,
+//	                per-boot values, medians, primary, test, scale, ratio,
 //	                lo, hi, level, p, q, verdict, reason), changes[], notes
 //	notes           caveats about the whole comparison
 func WriteJSON(w io.Writer, c *Comparison) error {

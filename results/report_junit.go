@@ -63,7 +63,7 @@ func WriteJUnit(w io.Writer, c *Comparison) error {
 		for j := range k.Metrics {
 			m := &k.Metrics[j]
 			tc := junitCase{Name: m.Key, Classname: class,
-				Output: fmt.Sprintf("baseline %s, candidate %s, change %s, CI %s, p %s, q %s, n %d/%d, verdict %s",
+				Output: fmt.Sprintf("baseline %s, candidate %s, shift %s, CI %s, p %s, q %s, n %d/%d, verdict %s",
 					medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit), changeString(m), ciString(m),
 					pString(m.P), pString(m.Q), len(m.Base), len(m.Cand), m.Verdict)}
 			msg := string(m.Verdict)

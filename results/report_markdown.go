@@ -17,7 +17,12 @@ func WriteMarkdown(w io.Writer, c *Comparison, run *Run) error {
 	if run != nil {
 		fmt.Fprintf(&b, "Run `%s`, profile %s, accel %s, host %s (%s, QEMU %s).\n", run.ID, run.Profile, run.Accel, md(run.Host.Hostname), md(run.Host.CPUModel), md(run.Host.QEMUVersion))
 	}
-	fmt.Fprintf(&b, "Baseline **%s**: %s. Alpha %g after Benjamini-Hochberg; %g%% confidence intervals.\n", md(c.Baseline), bootsString(c.BaselineBoots), c.Alpha, (1-c.Alpha)*100)
+	fmt.Fprintf(&b, "Baseline **%s**: %s. Alpha %g after Benjamini-Hochberg, weighted: primary metrics share 80%%; shift is the estimated ratio, each interval at its achieved level.\n", md(c.Baseline), bootsString(c.BaselineBoots), c.Alpha)
+	b.WriteString("\n**The answer**\n\n```\n")
+	for _, l := range Answer(c) {
+		b.WriteString(strings.ReplaceAll(l, "`", "'") + "\n")
+	}
+	b.WriteString("```\n")
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "\n> **Note:** %s\n", md(n))
 	}
@@ -62,7 +67,7 @@ func WriteMarkdown(w io.Writer, c *Comparison, run *Run) error {
 }
 
 func mdTable(b *strings.Builder, ms []*MetricResult, icon map[Verdict]string) {
-	b.WriteString("| metric | baseline | candidate | n | change | CI | q | verdict |\n|---|---:|---:|---:|---:|---|---:|---|\n")
+	b.WriteString("| metric | baseline | candidate | n | shift | CI | q | verdict |\n|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, m := range ms {
 		v := icon[m.Verdict] + " " + string(m.Verdict)
 		if m.Reason != "" {

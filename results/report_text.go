@@ -43,10 +43,14 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		fmt.Fprintf(&b, "kvet run %s: %s, profile %s, accel %s, host %s (%s, QEMU %s)\n",
 			run.ID, run.Created.UTC().Format("2006-01-02 15:04 UTC"), run.Profile, run.Accel, run.Host.Hostname, run.Host.CPUModel, run.Host.QEMUVersion)
 	}
-	fmt.Fprintf(&b, "baseline %s: %s; alpha %g (Benjamini-Hochberg), %s CI on the Hodges-Lehmann shift\n",
-		c.Baseline, bootsString(c.BaselineBoots), c.Alpha, fmt.Sprintf("%g%%", (1-c.Alpha)*100))
+	fmt.Fprintf(&b, "baseline %s: %s; alpha %g (Benjamini-Hochberg, weighted: primary metrics share 80%%); SHIFT is the estimated ratio (of geometric means, of event rates for counts), CI at its achieved level\n",
+		c.Baseline, bootsString(c.BaselineBoots), c.Alpha)
 	for _, n := range c.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	b.WriteString("\n")
+	for _, l := range Answer(c) {
+		b.WriteString(l + "\n")
 	}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
@@ -57,6 +61,9 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		}
 		for _, f := range k.Faults {
 			fmt.Fprintf(&b, "  %s %s: %s (%s)\n", paint(Regression, "REGRESSION"), f, f.Reason, strings.Join(f.Boots, " "))
+			for _, l := range f.Decisive {
+				fmt.Fprintf(&b, "    | %s\n", l)
+			}
 		}
 		for _, n := range k.Notes {
 			fmt.Fprintf(&b, "  note: %s\n", n)
@@ -69,7 +76,7 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		}
 		b.WriteString("\n")
 		tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "  METRIC\tBASE\tCAND\tN\tCHANGE\tCI\tP\tQ\tVERDICT")
+		fmt.Fprintln(tw, "  METRIC\tBASE\tCAND\tN\tSHIFT\tCI\tP\tQ\tVERDICT")
 		for j := range k.Metrics {
 			m := &k.Metrics[j]
 			verdict := paint(m.Verdict, string(m.Verdict))

@@ -60,6 +60,15 @@ type Metric struct {
 	// Threshold overrides the default relative threshold (0.05 = 5%) for
 	// judging this metric; 0 means the default for its kind.
 	Threshold float64 `json:"threshold,omitempty"`
+	// Primary marks the few metrics that answer the scenario's question:
+	// they are tested as a small family of their own, so a change in them is
+	// found with fewer boots; the rest are secondary. A scenario that marks
+	// none has its medians, means and rates as primary.
+	Primary bool `json:"primary,omitempty"`
+	// Fraction marks a share of 0..1 (missed deadlines, stalled exchanges,
+	// CPU share): judged on that scale, by its rarer side, not relative to
+	// its own value. With Samples it is a count of Value*Samples events.
+	Fraction bool `json:"fraction,omitempty"`
 }
 
 // Histogram is a latency distribution in the standard HdrHistogram
@@ -91,6 +100,19 @@ type Scenario struct {
 	Error string `json:"error,omitempty"`
 }
 
+// FaultTry is a try of a boot that ended in a kernel fault and was run
+// again to see whether the fault reproduces.
+type FaultTry struct {
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"`
+	// Decisive are the console lines that say what happened (the panic,
+	// Oops or BUG line, RIP, the first frames of the call trace).
+	Decisive    []string `json:"decisive,omitempty"`
+	ConsoleFile string   `json:"console_file,omitempty"` // relative to the run directory
+	// Artefact names a known emulator artefact the console matches, if any.
+	Artefact string `json:"artefact,omitempty"`
+}
+
 // Boot is one boot of one kernel: the unit of replication.
 type Boot struct {
 	Schema int `json:"schema"`
@@ -110,6 +132,10 @@ type Boot struct {
 	// ConsoleTail is the end of the console for any outcome but OK.
 	ConsoleTail string `json:"console_tail,omitempty"`
 	ConsoleFile string `json:"console_file,omitempty"` // relative to the run directory
+	// Unconfirmed are earlier tries of this boot that panicked or hung and
+	// were run again on the same kernel to confirm the fault: when this
+	// boot is OK the fault did not reproduce (a one-off), otherwise it did.
+	Unconfirmed []FaultTry `json:"unconfirmed,omitempty"`
 
 	Started time.Time     `json:"started"`
 	Wall    time.Duration `json:"wall_ns"` // QEMU start to QEMU exit

@@ -45,6 +45,10 @@ func MannWhitney(base, cand []float64) (u, p float64, err error) {
 	if n1 == 0 || n2 == 0 {
 		return 0, 0, fmt.Errorf("mann-whitney: empty sample (%d and %d values)", n2, n1)
 	}
+	// go-moremath loops without end on a NaN: it never reaches the test.
+	if !finite(base) || !finite(cand) {
+		return 0, 0, errors.New("mann-whitney: a value is NaN or infinite")
+	}
 	r, err := stats.MannWhitneyUTest(cand, base, stats.LocationDiffers)
 	if errors.Is(err, stats.ErrSamplesEqual) {
 		return float64(n1*n2) / 2, 1, nil
@@ -62,9 +66,48 @@ func MannWhitney(base, cand []float64) (u, p float64, err error) {
 		return r.U, math.Min(r.P, 1), nil
 	}
 	d := stats.UDist{N1: n1, N2: n2, T: ties}
-	lower := d.CDF(r.U)
-	upper := 1 - d.CDF(r.U-0.5) // U moves in steps of 1/2 with ties, 1 without
+	lower := uCDF(d, r.U)
+	upper := 1 - uCDF(d, r.U-0.5) // U moves in steps of 1/2 with ties, 1 without
 	return r.U, math.Min(1, 2*math.Min(lower, upper)), nil
+}
+
+// uCDF is P(U <= u) under d. go-moremath's UDist.CDF with ties returns
+// P(U = min) for any u just below the smallest U the ties allow, where the
+// answer is 0 (base 0,0,0,0,0,2 against 0,0,0 read p 0.667 instead of 1).
+func uCDF(d stats.UDist, u float64) float64 {
+	if u < uMin(d) {
+		return 0
+	}
+	return d.CDF(u)
+}
+
+// uMin is the smallest U that d can take: the N1 values hold the lowest
+// ranks, ties sharing their mid-rank.
+func uMin(d stats.UDist) float64 {
+	if d.T == nil {
+		return 0
+	}
+	left, rank, sum := d.N1, 0, 0.0
+	for _, t := range d.T {
+		if left == 0 {
+			break
+		}
+		take := min(left, t)
+		sum += float64(take) * (float64(rank) + float64(t+1)/2)
+		rank += t
+		left -= take
+	}
+	return sum - float64(d.N1*(d.N1+1))/2
+}
+
+// finite reports whether every value is a number and not infinite.
+func finite(v []float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // tieCounts is the number of equal values at each distinct value of the
@@ -178,6 +221,19 @@ func BenjaminiHochberg(p []float64) []float64 {
 		q[i] = run
 	}
 	return q
+}
+
+// WeightedBH is Benjamini-Hochberg on p[i]/w[i] (Genovese, Roeder and
+// Wasserman 2006): with weights that average 1 it still controls the false
+// discovery rate, and so, when nothing changed at all, the chance of any
+// discovery, at alpha; a metric of weight 4 needs a p four times larger
+// than one of weight 1. Adjusted values are capped at 1.
+func WeightedBH(p, w []float64) []float64 {
+	pw := make([]float64, len(p))
+	for i := range p {
+		pw[i] = math.Min(1, p[i]/w[i])
+	}
+	return BenjaminiHochberg(pw)
 }
 
 // median of values (not modified).

@@ -2,6 +2,8 @@ package results
 
 import (
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -226,5 +228,67 @@ func TestBootsNeeded(t *testing.T) {
 	}
 	if got, want := MinP(3, 3), 0.1; !near(got, want, 1e-12) {
 		t.Errorf("MinP(3, 3) = %v, want %v", got, want)
+	}
+}
+
+// go-moremath's UDist.CDF returns P(U = min) just below the smallest U the
+// ties allow; MannWhitney must not inherit that. Every configuration of up
+// to 6 against 4 values drawn from {0, 1, 2} (ties everywhere, and the
+// observed U at its minimum often) is checked against enumeration.
+func TestMannWhitneyExactAtTheEdge(t *testing.T) {
+	_, p, err := MannWhitney([]float64{0, 0, 0, 0, 0, 2}, []float64{0, 0, 0})
+	if err != nil || p != 1 {
+		t.Errorf("MannWhitney(0,0,0,0,0,2 vs 0,0,0) p = %v, %v, want 1", p, err)
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	bad := 0
+	for i := 0; i < 400; i++ {
+		nb, nc := 2+r.IntN(5), 2+r.IntN(3)
+		base, cand := make([]float64, nb), make([]float64, nc)
+		for j := range base {
+			base[j] = float64(r.IntN(3))
+		}
+		for j := range cand {
+			cand[j] = float64(r.IntN(2) * r.IntN(3))
+		}
+		_, p, err := MannWhitney(base, cand)
+		if err != nil {
+			continue
+		}
+		if want := permutationP(base, cand); !near(p, want, 1e-9) {
+			bad++
+			if bad < 5 {
+				t.Errorf("MannWhitney(%v, %v) p = %.12g, want %.12g (enumeration)", base, cand, p, want)
+			}
+		}
+	}
+}
+
+// A NaN never reaches go-moremath (it loops without end on one).
+func TestMannWhitneyNaN(t *testing.T) {
+	if _, _, err := MannWhitney([]float64{1, math.NaN(), 3}, []float64{1, 2, 3}); err == nil {
+		t.Errorf("MannWhitney with a NaN: no error")
+	}
+}
+
+// The level shown is the one achieved: at 3 against 3 boots the rank
+// interval is at 90% whatever was asked, and says so.
+func TestAchievedLevel(t *testing.T) {
+	s := HodgesLehmann([]float64{1, 2, 3}, []float64{4, 5, 6}, 0.95)
+	if !near(s.Level, 0.9, 1e-12) {
+		t.Errorf("HodgesLehmann(3 vs 3, 0.95).Level = %v, want 0.9", s.Level)
+	}
+	m := MetricResult{Scale: LinearScale, Lo: s.Lo, Hi: s.Hi, Level: s.Level}
+	if got := ciString(&m); !strings.HasSuffix(got, " 90%") {
+		t.Errorf("ciString = %q, want the achieved 90%%", got)
+	}
+}
+
+// q <= alpha is significant, as in Benjamini-Hochberg.
+func TestJudgeAtAlpha(t *testing.T) {
+	m := MetricResult{Better: LowerIsBetter, Threshold: 0.05, Scale: LogScale, Test: "welch-log",
+		Base: []float64{1, 2, 3}, Cand: []float64{4, 5, 6}, Ratio: 1.5, Lo: 1.2, Hi: 1.8, P: 0.05, Q: 0.05}
+	if v, why := judge(&m, 0.05, 1, 3); v != Regression {
+		t.Errorf("judge(q = alpha) = %s (%q), want regression", v, why)
 	}
 }

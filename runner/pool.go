@@ -3,6 +3,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +28,7 @@ type Slot struct {
 
 // Event reports the pool's progress.
 type Event struct {
-	Kind    string            `json:"event"` // "start", "retry", "end", "skip"
+	Kind    string            `json:"event"` // "start", "retry", "confirm", "end", "skip"
 	Entry   results.PlanEntry `json:"boot"`
 	Attempt int               `json:"attempt,omitempty"`
 	Outcome results.Outcome   `json:"outcome,omitempty"`
@@ -49,8 +52,12 @@ type Event struct {
 type Pool struct {
 	Parallel int
 	Retries  int
-	Dir      *results.Dir
-	Launch   LaunchFunc
+	// Confirm is how many times a boot that panicked or hung is run again
+	// on the same kernel to see whether the fault reproduces; the tries
+	// are recorded in the boot (Unconfirmed).
+	Confirm int
+	Dir     *results.Dir
+	Launch  LaunchFunc
 	// CPUSets, when it has a set for every worker, pins worker i's guests
 	// to CPUSets[i] (see CPUSets). Otherwise guests are not pinned.
 	CPUSets [][]int
@@ -167,8 +174,11 @@ feed:
 	return sum, ctx.Err()
 }
 
-// one runs a boot with its retries; nil means cancelled.
+// one runs a boot with its retries and fault confirmations; nil means
+// cancelled.
 func (p *Pool) one(ctx context.Context, e results.PlanEntry, slot Slot, mu *sync.Mutex, sum *Summary, emit func(Event)) *results.Boot {
+	var tries []results.FaultTry
+	infra := 0
 	for attempt := 1; ; attempt++ {
 		if ctx.Err() != nil {
 			return nil
@@ -181,12 +191,44 @@ func (p *Pool) one(ctx context.Context, e results.PlanEntry, slot Slot, mu *sync
 			return nil
 		}
 		b.Kernel, b.Index, b.Seq, b.Attempt = e.Kernel, e.Index, e.Seq, attempt
-		if b.Outcome != results.InfraError || attempt > p.Retries {
+		kind := ""
+		switch {
+		case b.Outcome == results.InfraError && infra < p.Retries:
+			infra++
+			kind = "retry"
+		case (b.Outcome == results.KernelPanic || b.Outcome == results.Hang) && len(tries) < p.Confirm:
+			tries = append(tries, p.faultTry(b, attempt))
+			kind = "confirm"
+		}
+		if kind == "" {
+			b.Unconfirmed = tries
 			return b
 		}
 		mu.Lock()
-		sum.Retries++
-		emit(Event{Kind: "retry", Entry: e, Attempt: attempt, Outcome: b.Outcome, Reason: b.Reason, Slot: slot.Index})
+		if kind == "retry" {
+			sum.Retries++
+		}
+		emit(Event{Kind: kind, Entry: e, Attempt: attempt, Outcome: b.Outcome, Reason: b.Reason, Slot: slot.Index})
 		mu.Unlock()
 	}
+}
+
+// faultTry records a faulted try of a boot before it is run again: its
+// console is kept beside the boot's own as NAME.tryN.log.
+func (p *Pool) faultTry(b *results.Boot, attempt int) results.FaultTry {
+	f := results.FaultTry{Outcome: b.Outcome, Reason: b.Reason}
+	console := b.ConsoleTail
+	if b.ConsoleFile != "" && p.Dir != nil {
+		src := filepath.Join(p.Dir.Path, b.ConsoleFile)
+		rel := strings.TrimSuffix(b.ConsoleFile, ".log") + fmt.Sprintf(".try%d.log", attempt)
+		if data, err := os.ReadFile(src); err == nil {
+			console = string(data)
+			if os.Rename(src, filepath.Join(p.Dir.Path, rel)) == nil {
+				f.ConsoleFile = rel
+			}
+		}
+	}
+	f.Decisive = results.DecisiveLines(console)
+	f.Artefact = results.KnownArtefact(b.Accel, console)
+	return f
 }

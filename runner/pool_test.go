@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -178,5 +181,69 @@ func TestPoolSlots(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPoolConfirmsFaults: a boot that panicked or hung runs once more; a
+// fault that does not come back is recorded as a one-off on the OK boot,
+// one that does stands, and neither an OK boot nor an infrastructure error
+// is run again for it. The faulted try's console is kept beside the boot's.
+func TestPoolConfirmsFaults(t *testing.T) {
+	d := newDir(t)
+	var calls sync.Map
+	p := &Pool{Parallel: 2, Retries: 1, Confirm: 1, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int, _ Slot) *results.Boot {
+		n, _ := calls.LoadOrStore(e.Kernel, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		console := results.ConsoleFile(e.Kernel, e.Index)
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(d.Path, console)), 0o755); err != nil {
+			t.Error(err)
+		}
+		os.WriteFile(filepath.Join(d.Path, console), []byte(fmt.Sprintf("attempt %d\nOops: int3\n", attempt)), 0o644)
+		b := &results.Boot{Outcome: results.OK, Accel: "tcg", ConsoleFile: console}
+		switch {
+		case e.Kernel == "once" && attempt == 1:
+			b.Outcome, b.Reason = results.KernelPanic, "Oops: int3"
+		case e.Kernel == "always":
+			b.Outcome, b.Reason = results.KernelPanic, "Kernel panic - not syncing: Attempted to kill init!"
+		case e.Kernel == "hangs" && attempt == 1:
+			b.Outcome = results.Hang
+		}
+		return b
+	}}
+	sum, err := p.Run(context.Background(), PlanBoots([]string{"once", "always", "hangs", "fine"}, 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(k string) int32 { n, _ := calls.Load(k); return n.(*atomic.Int32).Load() }
+	for k, want := range map[string]int32{"once": 2, "always": 2, "hangs": 2, "fine": 1} {
+		if got := count(k); got != want {
+			t.Errorf("%s launched %d times, want %d", k, got, want)
+		}
+	}
+	if sum.Failed != 1 || sum.Retries != 0 {
+		t.Errorf("summary = %+v, want one failed boot and no infrastructure retries", sum)
+	}
+	boots, _ := d.Boots()
+	for _, b := range boots {
+		switch b.Kernel {
+		case "once":
+			if b.Outcome != results.OK || len(b.Unconfirmed) != 1 || b.Unconfirmed[0].Outcome != results.KernelPanic || b.Unconfirmed[0].Artefact == "" {
+				t.Errorf("once = %s with tries %+v, want ok with one unconfirmed panic known as an artefact", b.Outcome, b.Unconfirmed)
+			} else if data, err := os.ReadFile(filepath.Join(d.Path, b.Unconfirmed[0].ConsoleFile)); err != nil || !strings.Contains(string(data), "attempt 1") {
+				t.Errorf("the first try's console %q: %q, %v; want attempt 1's", b.Unconfirmed[0].ConsoleFile, data, err)
+			}
+		case "always":
+			if b.Outcome != results.KernelPanic || len(b.Unconfirmed) != 1 {
+				t.Errorf("always = %s with %d tries, want a panic confirmed by a second one", b.Outcome, len(b.Unconfirmed))
+			}
+		case "hangs":
+			if b.Outcome != results.OK || len(b.Unconfirmed) != 1 || b.Unconfirmed[0].Outcome != results.Hang {
+				t.Errorf("hangs = %s with tries %+v, want ok after one unconfirmed hang", b.Outcome, b.Unconfirmed)
+			}
+		case "fine":
+			if len(b.Unconfirmed) != 0 {
+				t.Errorf("fine has tries %+v", b.Unconfirmed)
+			}
+		}
 	}
 }

@@ -71,12 +71,12 @@ func (p *ExecParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[ExecParams]{
 		Name:      "exec",
 		Measures:  "a program or shell script of the user's, or a reference tool, run in the guest: every value it prints in Go benchmark format (BenchmarkName N value unit ...), cyclictest's JSON, sockperf's summary or name value unit lines",
 		Catches:   "whatever the user's own workload is sensitive to",
 		OnRequest: true,
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *ExecParams {
 			p := &ExecParams{Format: FormatBench, Timeout: time.Minute, Directions: map[string]string{"ns/op": "lower", "*/s": "higher"}}
 			if profile == Full {
 				p.Timeout = 10 * time.Minute
@@ -90,16 +90,8 @@ func init() {
 // execMaxOutput bounds the output kept from the program.
 const execMaxOutput = 16 << 20
 
-func runExec(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runExec(ctx context.Context, env Env, p *ExecParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, err := tcpParams[ExecParams](params)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	r := tcpResult("exec", p)
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	cmd, what, err := execCommand(ctx, p)

@@ -98,11 +98,11 @@ func (p *FairnessParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[FairnessParams]{
 		Name:     "fairness",
 		Measures: "CPU hogs on one CPU at nice 0 vs nice N and SCHED_OTHER vs SCHED_BATCH: share ratio vs the weight ratio; wakeup latency of an interactive task among hogs",
 		Catches:  "fair-class weight, placement and wakeup-preemption changes (CFS -> EEVDF, lag handling)",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *FairnessParams {
 			if profile == Full {
 				return &FairnessParams{CPU: 0, Nice: 5, NiceMs: 10_000, BatchMs: 10_000, InteractiveMs: 20_000, Hogs: 2, SleepUs: 10_000, RunUs: 1000}
 			}
@@ -123,15 +123,7 @@ type fairThread struct {
 	err         error
 }
 
-func runFairness(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, err := schedParams[FairnessParams]("fairness", params)
-	if err != nil {
-		return nil, err
-	}
-	r, err := schedResult("fairness", p)
-	if err != nil {
-		return nil, err
-	}
+func runFairness(ctx context.Context, env Env, p *FairnessParams, r *results.Scenario) (*results.Scenario, error) {
 	if p.CPU >= env.CPUs {
 		return nil, fmt.Errorf("fairness: cpu %d: the guest has %d CPUs", p.CPU, env.CPUs)
 	}

@@ -43,11 +43,11 @@ func (p *HackbenchParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[HackbenchParams]{
 		Name:     "hackbench",
 		Measures: "groups of senders and receivers exchanging 100-byte messages over AF_UNIX socketpairs: total time, messages/s, context switches per message",
 		Catches:  "over-scheduling regressions: more switches or slower wakeups under many runnable threads",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *HackbenchParams {
 			if profile == Full {
 				return &HackbenchParams{Groups: 10, Senders: 20, Receivers: 20, Loops: 1000}
 			}
@@ -63,15 +63,7 @@ type hackbenchThread struct {
 	err error
 }
 
-func runHackbench(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, err := schedParams[HackbenchParams]("hackbench", params)
-	if err != nil {
-		return nil, err
-	}
-	r, err := schedResult("hackbench", p)
-	if err != nil {
-		return nil, err
-	}
+func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.Scenario) (*results.Scenario, error) {
 	threads := p.Groups * (p.Senders + p.Receivers)
 	w, err := measure.Begin(threads)
 	if err != nil {

@@ -55,11 +55,11 @@ func (p *IdleRestartParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[IdleRestartParams]{
 		Name:     "idle-restart",
 		Measures: "cwnd before and after an idle period longer than the RTO (tcp_info) and the time of the burst after it, per congestion control and tcp_slow_start_after_idle",
 		Catches:  "congestion-window restart after idle, default congestion control changes",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *IdleRestartParams {
 			p := &IdleRestartParams{Congestion: []string{"cubic"}, ToggleSysctl: true, Rounds: 1,
 				Idle: time.Second, Bulk: 8 << 20, Burst: 1 << 20}
 			if profile == Full {
@@ -99,10 +99,9 @@ func idleFor(atLeast time.Duration, cwnd, rtoUs uint32) time.Duration {
 	return max(atLeast, min(need, 10*time.Second))
 }
 
-func runIdleRestart(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runIdleRestart(ctx context.Context, env Env, p *IdleRestartParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, r, err := tcpBegin[IdleRestartParams]("idle-restart", params)
-	if err != nil {
+	if err := measure.Prepare(); err != nil {
 		return nil, err
 	}
 	if cc, err := measure.ReadSysctl("net.ipv4.tcp_congestion_control"); err == nil {
@@ -176,8 +175,8 @@ func idleRestartMetrics(prefix string, rounds []idleRound) []results.Metric {
 	return []results.Metric{
 		{Name: prefix + ".cwnd_before", Unit: "segments", Better: results.Info, Value: tcpMedian(before), Samples: n},
 		{Name: prefix + ".cwnd_after", Unit: "segments", Better: results.Info, Value: tcpMedian(after), Samples: n},
-		{Name: prefix + ".cwnd_after_ratio", Unit: "ratio", Better: results.HigherIsBetter, Value: tcpMedian(ratio), Samples: n},
-		{Name: prefix + ".burst", Unit: "ns", Better: results.LowerIsBetter, Value: tcpMedian(burst), Samples: n, Quantile: 50, Timing: true},
+		{Name: prefix + ".cwnd_after_ratio", Unit: "ratio", Better: results.HigherIsBetter, Value: tcpMedian(ratio), Samples: n, Primary: true},
+		{Name: prefix + ".burst", Unit: "ns", Better: results.LowerIsBetter, Value: tcpMedian(burst), Samples: n, Quantile: 50, Timing: true, Primary: true},
 		{Name: prefix + ".rto", Unit: "us", Better: results.Info, Value: tcpMedian(rto), Samples: n, Quantile: 50, Timing: true},
 		{Name: prefix + ".idle", Unit: "ns", Better: results.Info, Value: tcpMedian(idle), Samples: n, Quantile: 50, Timing: true},
 	}

@@ -61,11 +61,11 @@ func (p *NagleParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[NagleParams]{
 		Name:     "nagle",
 		Measures: "write-write-read exchanges on loopback with NODELAY off/on and QUICKACK before/after the read: fraction stalled > 30 ms, median",
 		Catches:  "changes to delayed-ACK and Nagle heuristics (the 40 ms stall shows as ~44 ms at HZ=250)",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *NagleParams {
 			p := &NagleParams{Variants: slices.Clone(nagleVariants), Exchanges: 20, Warmup: 2, First: 16, Second: 48, Stall: 30 * time.Millisecond}
 			if profile == Full {
 				p.Exchanges = 200
@@ -76,10 +76,9 @@ func init() {
 	})
 }
 
-func runNagle(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runNagle(ctx context.Context, env Env, p *NagleParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, r, err := tcpBegin[NagleParams]("nagle", params)
-	if err != nil {
+	if err := measure.Prepare(); err != nil {
 		return nil, err
 	}
 	gc0 := measure.GCCycles()
@@ -101,9 +100,9 @@ func runNagle(ctx context.Context, env Env, params any) (*results.Scenario, erro
 			// Stalls are a kernel behaviour (timer-driven ACKs), meaningful
 			// under any accelerator: not Timing.
 			results.Metric{Name: v + ".stalled", Unit: "ratio", Better: results.LowerIsBetter,
-				Value: float64(stalled) / float64(n), Samples: n},
+				Value: float64(stalled) / float64(n), Samples: n, Fraction: true, Primary: true},
 			results.Metric{Name: v + ".p50", Unit: "ns", Better: results.LowerIsBetter,
-				Value: float64(h.ValueAtQuantile(50)), Samples: n, Quantile: 50, Timing: true},
+				Value: float64(h.ValueAtQuantile(50)), Samples: n, Quantile: 50, Timing: true, Primary: true},
 			results.Metric{Name: v + ".max", Unit: "ns", Better: results.Info,
 				Value: float64(h.Max()), Samples: n, Quantile: 100, Timing: true},
 			results.Metric{Name: v + ".exchanges", Unit: "count", Better: results.Info, Value: float64(n)},

@@ -38,11 +38,11 @@ func (p *PipeParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[PipeParams]{
 		Name:     "pipe",
 		Measures: "ping-pong round trips between two threads over pipes and over futexes, on one CPU and across two",
 		Catches:  "context-switch and wakeup path cost",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *PipeParams {
 			if profile == Full {
 				return &PipeParams{DurationMs: 10_000, CPU: 0, OtherCPU: 1}
 			}
@@ -61,15 +61,7 @@ type pingPonger interface {
 	close()
 }
 
-func runPipe(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, err := schedParams[PipeParams]("pipe", params)
-	if err != nil {
-		return nil, err
-	}
-	r, err := schedResult("pipe", p)
-	if err != nil {
-		return nil, err
-	}
+func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (*results.Scenario, error) {
 	w, err := measure.Begin(2)
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)

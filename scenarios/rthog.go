@@ -44,11 +44,11 @@ func (p *RTHogParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[RTHogParams]{
 		Name:     "rt-hog",
 		Measures: "a bounded SCHED_FIFO busy loop and a 1 ms periodic SCHED_OTHER thread on one CPU: the fair thread's worst delay, missed periods and CPU time",
 		Catches:  "RT throttling (sched_rt_runtime_us) vs the 6.12 fair deadline server",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *RTHogParams {
 			if profile == Full {
 				return &RTHogParams{CPU: 0, WindowMs: 20_000, PeriodUs: 1000, WorkUs: 100, FIFOPriority: 50}
 			}
@@ -65,15 +65,7 @@ type rtHogFair struct {
 	err             error
 }
 
-func runRTHog(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, err := schedParams[RTHogParams]("rt-hog", params)
-	if err != nil {
-		return nil, err
-	}
-	r, err := schedResult("rt-hog", p)
-	if err != nil {
-		return nil, err
-	}
+func runRTHog(ctx context.Context, env Env, p *RTHogParams, r *results.Scenario) (*results.Scenario, error) {
 	if p.CPU >= env.CPUs {
 		return nil, fmt.Errorf("rt-hog: cpu %d: the guest has %d CPUs", p.CPU, env.CPUs)
 	}
@@ -166,10 +158,16 @@ func runRTHog(ctx context.Context, env Env, params any) (*results.Scenario, erro
 		r.Notes = append(r.Notes, fmt.Sprintf("the fair thread was starved for the whole %d ms window: neither RT throttling nor a deadline server let it run", p.WindowMs))
 	}
 	missed := 1 - float64(min(fair.onTime, periods))/float64(periods)
+	// What rt-hog asks: does the fair thread meet its deadlines and get its
+	// CPU: the primary metrics, both shares of 0..1.
+	missedM := schedMetric("missed_fraction", "ratio", results.LowerIsBetter, missed, true)
+	missedM.Primary, missedM.Fraction, missedM.Samples = true, true, periods
+	shareM := schedMetric("fair_cpu_share", "ratio", results.HigherIsBetter, float64(fair.cpu)/float64(window), true)
+	shareM.Primary, shareM.Fraction = true, true
 	r.Metrics = append(r.Metrics,
-		schedMetric("missed_fraction", "ratio", results.LowerIsBetter, missed, true),
+		missedM,
 		schedMetric("fair_cpu", "ms", results.HigherIsBetter, float64(fair.cpu)/1e6, true),
-		schedMetric("fair_cpu_share", "ratio", results.HigherIsBetter, float64(fair.cpu)/float64(window), true),
+		shareM,
 		schedMetric("hog_cpu_share", "ratio", results.Info, float64(hogCPU)/float64(window), true),
 	)
 	schedLog(env, "rt-hog: hog spun %v of %v; fair thread served %d of %d periods on time, ran %v",

@@ -4,7 +4,9 @@
 package scenarios
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -51,12 +53,70 @@ type Spec struct {
 
 var registry = map[string]Spec{}
 
+// def is a scenario with parameters of type P, as this package defines it.
+type def[P any] struct {
+	Name, Measures, Catches string
+	OnRequest               bool
+	Defaults                func(profile string) *P
+	// Run measures with parameters of the right type, validated, into r:
+	// the result started with the scenario's name and parameters.
+	Run func(ctx context.Context, env Env, p *P, r *results.Scenario) (*results.Scenario, error)
+}
+
 // register adds a scenario; called from init functions of this package.
-func register(s Spec) {
-	if _, dup := registry[s.Name]; dup {
-		panic("scenarios: duplicate " + s.Name)
+func register[P any](d def[P]) {
+	if _, dup := registry[d.Name]; dup {
+		panic("scenarios: duplicate " + d.Name)
 	}
-	registry[s.Name] = s
+	registry[d.Name] = Spec{
+		Name: d.Name, Measures: d.Measures, Catches: d.Catches, OnRequest: d.OnRequest,
+		Defaults: func(profile string) any { return d.Defaults(profile) },
+		Run: func(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+			p, err := paramsOf[P](d.Name, params)
+			if err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(p)
+			if err != nil {
+				return nil, fmt.Errorf("%s params: %w", d.Name, err)
+			}
+			return d.Run(ctx, env, p, &results.Scenario{Name: d.Name, Params: b, Valid: true})
+		},
+	}
+}
+
+// paramsOf checks that params are a scenario's: of its type, and valid.
+func paramsOf[P any](name string, params any) (*P, error) {
+	p, ok := params.(*P)
+	if !ok || p == nil {
+		return nil, fmt.Errorf("%s: params of type %T, want %T", name, params, (*P)(nil))
+	}
+	if v, ok := any(p).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return p, nil
+}
+
+// Decode gives the scenario its parameters as the guest receives them:
+// the profile's defaults with raw's values over them (JSON; an unknown
+// field is an error), validated.
+func (s Spec) Decode(profile string, raw json.RawMessage) (any, error) {
+	params := s.Defaults(profile)
+	if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.DisallowUnknownFields()
+		if err := d.Decode(params); err != nil {
+			return nil, fmt.Errorf("params: %w", err)
+		}
+	}
+	if v, ok := params.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, fmt.Errorf("params: %w", err)
+		}
+	}
+	return params, nil
 }
 
 // Lookup returns the scenario called name.

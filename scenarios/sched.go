@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -12,15 +11,6 @@ import (
 
 // Helpers shared by the scheduler scenarios (wakeup, pipe, hackbench,
 // rt-hog, fairness).
-
-// schedResult starts the result of scenario name with its parameters.
-func schedResult(name string, params any) (*results.Scenario, error) {
-	b, err := json.Marshal(params)
-	if err != nil {
-		return nil, fmt.Errorf("%s params: %w", name, err)
-	}
-	return &results.Scenario{Name: name, Params: b, Valid: true}, nil
-}
 
 // schedInvalidate marks r invalid, keeping the first reason.
 func schedInvalidate(r *results.Scenario, format string, args ...any) {
@@ -68,20 +58,6 @@ func schedPerSecond(n int64, elapsed int64) float64 {
 		return 0
 	}
 	return float64(n) * 1e9 / float64(elapsed)
-}
-
-// schedParams converts the params argument of Run to *T.
-func schedParams[T any](name string, params any) (*T, error) {
-	p, ok := params.(*T)
-	if !ok || p == nil {
-		return nil, fmt.Errorf("%s: params of type %T, want %T", name, params, (*T)(nil))
-	}
-	if v, ok := any(p).(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return p, nil
 }
 
 // schedLog writes to the agent log when the environment has one.

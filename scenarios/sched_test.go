@@ -109,12 +109,12 @@ func TestSchedParams(t *testing.T) {
 		{"invalid values", &PipeParams{DurationMs: 1, CPU: 0, OtherCPU: 1}, "duration_ms"},
 	}
 	for _, tt := range tests {
-		_, err := schedParams[PipeParams]("pipe", tt.params)
+		_, err := paramsOf[PipeParams]("pipe", tt.params)
 		if tt.wantErr == "" && err != nil {
-			t.Errorf("%s: schedParams = %v, want nil", tt.name, err)
+			t.Errorf("%s: paramsOf = %v, want nil", tt.name, err)
 		}
 		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-			t.Errorf("%s: schedParams = %v, want an error containing %q", tt.name, err, tt.wantErr)
+			t.Errorf("%s: paramsOf = %v, want an error containing %q", tt.name, err, tt.wantErr)
 		}
 	}
 }

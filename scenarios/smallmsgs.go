@@ -30,11 +30,11 @@ func (p *SmallMsgsParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[SmallMsgsParams]{
 		Name:     "small-msgs",
 		Measures: "a stream of 64-byte writes with NODELAY on over loopback TCP: messages/s, segments per message, bytes per segment",
 		Catches:  "changes to send-side batching and autocorking (tcp_autocorking), and per-write stack cost",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *SmallMsgsParams {
 			if profile == Full {
 				return &SmallMsgsParams{Duration: 20 * time.Second, Size: 64}
 			}
@@ -44,10 +44,9 @@ func init() {
 	})
 }
 
-func runSmallMsgs(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runSmallMsgs(ctx context.Context, env Env, p *SmallMsgsParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, r, err := tcpBegin[SmallMsgsParams]("small-msgs", params)
-	if err != nil {
+	if err := measure.Prepare(); err != nil {
 		return nil, err
 	}
 	if m, ok := tcpSysctlMetric("net.ipv4.tcp_autocorking"); ok {

@@ -16,11 +16,11 @@ import (
 type TCPCRRParams = TCPExchangeParams
 
 func init() {
-	register(Spec{
+	register(def[TCPCRRParams]{
 		Name:     "tcp-crr",
 		Measures: "connect, one 64-byte request/response, close on loopback TCP: latency per transaction, transactions/s",
 		Catches:  "connection setup and teardown path cost (accept queue, SYN handling, socket allocation)",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *TCPCRRParams {
 			if profile == Full {
 				return &TCPCRRParams{Duration: 20 * time.Second, Warmup: 1000, Size: 64}
 			}
@@ -30,10 +30,9 @@ func init() {
 	})
 }
 
-func runTCPCRR(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runTCPCRR(ctx context.Context, env Env, p *TCPCRRParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, r, err := tcpBegin[TCPCRRParams]("tcp-crr", params)
-	if err != nil {
+	if err := measure.Prepare(); err != nil {
 		return nil, err
 	}
 	h := measure.NewHist()

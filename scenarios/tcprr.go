@@ -36,11 +36,11 @@ func (p *TCPExchangeParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[TCPRRParams]{
 		Name:     "tcp-rr",
 		Measures: "64-byte request/response round trips on loopback TCP with NODELAY on: latency, transactions/s, tcp_info rtt",
 		Catches:  "longer TCP/IP stack paths, softirq threading and wakeup changes on the request/response path",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *TCPRRParams {
 			if profile == Full {
 				return &TCPRRParams{Duration: 20 * time.Second, Warmup: 10000, Size: 64}
 			}
@@ -50,10 +50,9 @@ func init() {
 	})
 }
 
-func runTCPRR(ctx context.Context, env Env, params any) (*results.Scenario, error) {
+func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario) (*results.Scenario, error) {
 	start := time.Now()
-	p, r, err := tcpBegin[TCPRRParams]("tcp-rr", params)
-	if err != nil {
+	if err := measure.Prepare(); err != nil {
 		return nil, err
 	}
 	h := measure.NewHist()

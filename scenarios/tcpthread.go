@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -84,62 +83,12 @@ func tcpAccept(lfd int) (fd int, done bool, err error) {
 	return fd, false, err
 }
 
-// tcpResult starts a result for a scenario with its parameters attached.
-func tcpResult(name string, params any) *results.Scenario {
-	r := &results.Scenario{Name: name, Valid: true}
-	if b, err := json.Marshal(params); err == nil {
-		r.Params = b
-	}
-	return r
-}
-
 // tcpGCCheck invalidates r when a GC cycle ran since before.
 func tcpGCCheck(r *results.Scenario, before uint64) {
 	if after := measure.GCCycles(); after != before {
 		r.Valid = false
 		r.Invalid = fmt.Sprintf("%d GC cycle(s) ran during the measurement", after-before)
 	}
-}
-
-// tcpBegin decodes and validates a scenario's parameters, prepares the
-// process for measuring (GC off, memory locked) and starts its result.
-func tcpBegin[T any, PT interface {
-	*T
-	Validate() error
-}](name string, params any) (PT, *results.Scenario, error) {
-	p, err := tcpParams[T](params)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := PT(p).Validate(); err != nil {
-		return nil, nil, err
-	}
-	if err := measure.Prepare(); err != nil {
-		return nil, nil, err
-	}
-	return p, tcpResult(name, p), nil
-}
-
-// tcpParams decodes params as the scenario's parameter type: a pointer of
-// that type as given by Defaults, or its JSON.
-func tcpParams[T any](params any) (*T, error) {
-	switch p := params.(type) {
-	case *T:
-		return p, nil
-	case json.RawMessage:
-		var t T
-		if err := json.Unmarshal(p, &t); err != nil {
-			return nil, fmt.Errorf("params: %w", err)
-		}
-		return &t, nil
-	case []byte:
-		var t T
-		if err := json.Unmarshal(p, &t); err != nil {
-			return nil, fmt.Errorf("params: %w", err)
-		}
-		return &t, nil
-	}
-	return nil, fmt.Errorf("params: got %T, want %T", params, new(T))
 }
 
 // tcpMedian returns the median of v (0 for none).

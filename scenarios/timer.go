@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register(Spec{
+	register(def[TimerParams]{
 		Name:     "timer",
 		Measures: "cyclictest-style wakeup lateness of a thread per vCPU sleeping to absolute deadlines (SCHED_FIFO and SCHED_OTHER, idle and loaded)",
 		Catches:  "PREEMPT_RT vs not, preempt= mode, tick and timer changes, EEVDF short-slice preemption",
@@ -35,7 +35,7 @@ type TimerParams struct {
 	Aligned  bool          `yaml:"aligned" json:"aligned" doc:"every thread's deadlines on one shared edge (cyclictest -A 0); by default each thread counts from its own start, as cyclictest does (false)"`
 }
 
-func timerDefaults(profile string) any {
+func timerDefaults(profile string) *TimerParams {
 	p := &TimerParams{
 		Duration: time.Second,
 		Priority: 95,
@@ -110,11 +110,7 @@ func parseTimerVariant(s string) (timerVariant, error) {
 	return v, nil
 }
 
-func runTimer(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, ok := params.(*TimerParams)
-	if !ok {
-		return nil, fmt.Errorf("timer: params of type %T", params)
-	}
+func runTimer(ctx context.Context, env Env, p *TimerParams, r *results.Scenario) (*results.Scenario, error) {
 	var variants []timerVariant
 	for _, s := range p.Variants {
 		v, err := parseTimerVariant(s)
@@ -127,10 +123,9 @@ func runTimer(ctx context.Context, env Env, params any) (*results.Scenario, erro
 	if cpus <= 0 {
 		cpus = runtime.NumCPU()
 	}
-	res := &results.Scenario{Name: "timer", Valid: true}
 	if err := measure.Prepare(); err != nil {
-		res.Valid, res.Invalid = false, err.Error()
-		return res, nil
+		r.Valid, r.Invalid = false, err.Error()
+		return r, nil
 	}
 	// Every measuring and hog thread holds a P while it runs Go code; a thread
 	// back from clock_nanosleep must never wait for a P.
@@ -149,16 +144,16 @@ func runTimer(ctx context.Context, env Env, params any) (*results.Scenario, erro
 		if err != nil {
 			return nil, err
 		}
-		if out.invalid != "" && res.Valid {
-			res.Valid, res.Invalid = false, out.invalid
+		if out.invalid != "" && r.Valid {
+			r.Valid, r.Invalid = false, out.invalid
 		}
 		if out.invalid != "" {
 			logf("timer %s: invalid: %s", v.name, out.invalid)
 			continue
 		}
-		res.Metrics = append(res.Metrics, measure.Summarize(v.name+".latency", out.raw)...)
-		res.Metrics = append(res.Metrics, out.noise.Metrics(v.name)...)
-		res.Metrics = append(res.Metrics,
+		r.Metrics = append(r.Metrics, measure.Summarize(v.name+".latency", out.raw)...)
+		r.Metrics = append(r.Metrics, out.noise.Metrics(v.name)...)
+		r.Metrics = append(r.Metrics,
 			results.Metric{Name: v.name + ".samples", Unit: "count", Better: results.Info, Value: float64(out.raw.TotalCount())},
 			results.Metric{Name: v.name + ".missed", Unit: "count", Better: results.LowerIsBetter, Value: float64(out.missed),
 				Samples: out.raw.TotalCount() + out.missed, Timing: true},
@@ -172,12 +167,12 @@ func runTimer(ctx context.Context, env Env, params any) (*results.Scenario, erro
 			if err != nil {
 				return nil, err
 			}
-			res.Histograms = append(res.Histograms, enc)
+			r.Histograms = append(r.Histograms, enc)
 		}
 		logf("timer %s: %d samples, %d missed periods, p50 %d ns, max %d ns",
 			v.name, out.raw.TotalCount(), out.missed, out.raw.ValueAtQuantile(50), out.raw.Max())
 	}
-	return res, nil
+	return r, nil
 }
 
 type timerOutcome struct {

@@ -13,7 +13,7 @@ import (
 )
 
 func TestTimerValidate(t *testing.T) {
-	ok := func() *TimerParams { return timerDefaults(Quick).(*TimerParams) }
+	ok := func() *TimerParams { return timerDefaults(Quick) }
 	tests := []struct {
 		name    string
 		edit    func(p *TimerParams)
@@ -55,7 +55,7 @@ func TestTimerDefaults(t *testing.T) {
 		profile string
 		want    time.Duration
 	}{{Quick, time.Second}, {Full, time.Minute}} {
-		if got := timerDefaults(tt.profile).(*TimerParams).Duration; got != tt.want {
+		if got := timerDefaults(tt.profile).Duration; got != tt.want {
 			t.Errorf("timerDefaults(%q).Duration = %v, want %v", tt.profile, got, tt.want)
 		}
 	}
@@ -165,7 +165,7 @@ func TestTimerInvalid(t *testing.T) {
 					}
 				}()
 			}
-			res, err := runTimer(context.Background(), Env{CPUs: 1}, tt.p)
+			res, err := runTimer(context.Background(), Env{CPUs: 1}, tt.p, &results.Scenario{Name: "timer", Valid: true})
 			if err != nil {
 				t.Fatalf("runTimer = %v, want an invalid result", err)
 			}

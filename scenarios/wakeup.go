@@ -37,11 +37,11 @@ func (p *WakeupParams) Validate() error {
 }
 
 func init() {
-	register(Spec{
+	register(def[WakeupParams]{
 		Name:     "wakeup",
 		Measures: "schbench-style: message threads wake workers through futexes; wakeup and request latency, requests/s, context switches per request",
 		Catches:  "CFS -> EEVDF, delayed dequeue, slice defaults, wake-affine placement",
-		Defaults: func(profile string) any {
+		Defaults: func(profile string) *WakeupParams {
 			if profile == Full {
 				return &WakeupParams{MessageThreads: 2, Workers: 0, DurationMs: 30_000, RequestLoops: 2000}
 			}
@@ -68,15 +68,7 @@ type wakeupMsg struct {
 	sw      measure.Switches
 }
 
-func runWakeup(ctx context.Context, env Env, params any) (*results.Scenario, error) {
-	p, err := schedParams[WakeupParams]("wakeup", params)
-	if err != nil {
-		return nil, err
-	}
-	r, err := schedResult("wakeup", p)
-	if err != nil {
-		return nil, err
-	}
+func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenario) (*results.Scenario, error) {
 	workers := p.Workers
 	if workers == 0 {
 		workers = max(env.CPUs, 1)

@@ -13,7 +13,11 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/term"
+
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/pipeline"
+	"github.com/kvet/kvet/results"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -170,3 +174,32 @@ type stringsFlag []string
 
 func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseFailOn reads --fail-on: verdict names, or none (an empty list).
+func parseFailOn(s string) ([]results.Verdict, error) {
+	vs, err := results.ParseFailOn(s)
+	if err != nil {
+		return nil, badInputf("--fail-on %q: %v", s, err)
+	}
+	return vs, nil
+}
+
+// runThresholds are the thresholds of a run's matrix; a run without a
+// readable matrix uses the metrics' defaults.
+func runThresholds(run *results.Run, stderr io.Writer) map[string]float64 {
+	t, err := matrix.RunThresholds(run)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: %v; using the default thresholds\n", err)
+	}
+	return t
+}
+
+// colorful reports whether w is a terminal that may show colours.
+func colorful(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == ""
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
-	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/results"
 )
 
@@ -88,28 +86,4 @@ func cmdDiff(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errFailed
 	}
 	return nil
-}
-
-// parseFailOn reads --fail-on: verdict names, or none (an empty list).
-func parseFailOn(s string) ([]results.Verdict, error) {
-	vs, err := results.ParseFailOn(s)
-	if err != nil {
-		return nil, badInputf("--fail-on %q: %v", s, err)
-	}
-	return vs, nil
-}
-
-// runThresholds are the thresholds of a run's matrix; a run without a
-// readable matrix uses the metrics' defaults.
-func runThresholds(run *results.Run, stderr io.Writer) map[string]float64 {
-	t, err := matrix.RunThresholds(run)
-	if err != nil {
-		fmt.Fprintf(stderr, "warning: %v; using the default thresholds\n", err)
-	}
-	return t
-}
-
-// colorful reports whether w is a terminal that may show colours.
-func colorful(w io.Writer) bool {
-	return isTerminal(w) && os.Getenv("NO_COLOR") == ""
 }

@@ -66,6 +66,8 @@ func (p *progress) event(ev runner.Event) {
 			fmt.Fprintln(p.w)
 		case ev.Kind == "retry":
 			fmt.Fprintf(p.w, "%s boot %d: attempt %d: %s, retrying: %s\n", ev.Entry.Kernel, ev.Entry.Index, ev.Attempt, ev.Outcome, ev.Reason)
+		case ev.Kind == "confirm":
+			fmt.Fprintf(p.w, "%s boot %d: attempt %d: %s, booting again to see whether it reproduces: %s\n", ev.Entry.Kernel, ev.Entry.Index, ev.Attempt, ev.Outcome, ev.Reason)
 		}
 	}
 }

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-
-	"golang.org/x/term"
 
 	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/pipeline"
@@ -22,6 +19,7 @@ type runFlags struct {
 	matrix.Override
 	kernels, scenarios      stringsFlag
 	parallel, retries       int
+	confirm                 int
 	appendArgs, out         string
 	isolate, quiet, verbose bool
 	resume, shard, events   string
@@ -41,6 +39,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.parallel, "parallel", 0, "guests at once (default: as many as the host's CPUs allow)")
 	fs.BoolVar(&f.isolate, "isolate", false, "one guest at a time, for the most faithful timings")
 	fs.IntVar(&f.retries, "retries", 2, "retries of a boot that failed for infrastructure reasons")
+	fs.IntVar(&f.confirm, "confirm", 1, "reruns of a boot that panicked or hung, to see whether the fault reproduces (0: none); a fault that does not is a one-off, noted but not a failure")
 	fs.IntVar(&f.CPUs, "cpus", 0, "vCPUs per guest (default: the matrix's, 2)")
 	fs.IntVar(&f.Memory, "memory", 0, "memory per guest in MiB (default: the matrix's, 1024)")
 	fs.StringVar(&f.resume, "resume", "", "resume the run in this directory: run only its missing boots")
@@ -104,10 +103,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func (f *runFlags) options(pos []string) (pipeline.Options, string, error) {
 	o := pipeline.Options{
 		Resume: f.resume, NameByPackage: len(f.kernels) > 0, Append: f.appendArgs, Out: f.out, RunID: f.runID,
-		Parallel: f.parallel, Isolate: f.isolate, Retries: f.retries, CacheDir: f.cacheDir, QEMU: f.qemu, Version: kvetVersion(),
+		Parallel: f.parallel, Isolate: f.isolate, Retries: f.retries, Confirm: f.confirm, CacheDir: f.cacheDir, QEMU: f.qemu, Version: kvetVersion(),
 	}
 	if err := results.CheckFormat(f.format); err != nil {
 		return o, "", badInput(err)
+	}
+	if f.retries < 0 || f.confirm < 0 {
+		return o, "", badInputf("run: --retries %d, --confirm %d: want 0 or more", f.retries, f.confirm)
 	}
 	var err error
 	switch {
@@ -192,9 +194,4 @@ func (f *runFlags) report(stdout, stderr io.Writer, r *pipeline.Run, rep *pipeli
 		return infra(errors.New("some boots failed for infrastructure reasons (see above); the verdicts rest on the others"))
 	}
 	return nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -18,15 +18,15 @@ var forbidden = []struct {
 	from, to, why string
 	tests         bool
 }{
-	{"", "cmd", "nothing imports a command", true},
-	{"results", "runner", "results are a schema and statistics, not the machinery that boots", false},
-	{"scenarios", "runner", "scenarios run in the guest and know nothing of QEMU", false},
-	{"guest", "runner", "the guest knows nothing of QEMU", false},
-	{"runner", "internal/matrix", "runner boots what it is given", false},
-	{"runner", "kernels", "runner boots what it is given", false},
-	{"runner", "images", "runner boots what it is given", false},
-	{"internal/wire", "", "the host-guest contract stands on the standard library alone", false},
-	{"pipeline", "std:flag", "the run package takes options, it does not parse flags", false},
+	{from: "", to: "cmd", why: "nothing imports a command", tests: true},
+	{from: "results", to: "runner", why: "results are a schema and statistics, not the machinery that boots"},
+	{from: "scenarios", to: "runner", why: "scenarios run in the guest and know nothing of QEMU"},
+	{from: "guest", to: "runner", why: "the guest knows nothing of QEMU"},
+	{from: "runner", to: "internal/matrix", why: "runner boots what it is given"},
+	{from: "runner", to: "kernels", why: "runner boots what it is given"},
+	{from: "runner", to: "images", why: "runner boots what it is given"},
+	{from: "internal/wire", to: "", why: "the host-guest contract stands on the standard library alone"},
+	{from: "pipeline", to: "std:flag", why: "the run package takes options, it does not parse flags"},
 }
 
 // pkg is one package of the module: what its code imports, and what its
@@ -122,10 +122,13 @@ func TestForbiddenImports(t *testing.T) {
 	for p := range all {
 		reached := deps(all, p)
 		for _, r := range forbidden {
-			if !below(p, r.from) || below(p, r.to) {
-				continue // a package may import its own subpackages
+			if !below(p, r.from) {
+				continue
 			}
 			for d, chain := range reached {
+				if below(d, p) {
+					continue // a package may import its own subpackages
+				}
 				if below(d, r.to) && (r.tests || !strings.Contains(chain, "(tests)")) {
 					t.Errorf("%s depends on %s (%s): %s", p, d, chain, r.why)
 				}

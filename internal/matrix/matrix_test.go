@@ -26,6 +26,10 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"syntax", "kernels: [\n", "m.yaml:"},
 		{"empty", "", "m.yaml: empty matrix file"},
 		{"suite on a deb", "kernels:\n  - name: a\n    deb: a.deb\n    suite: trixie\n", "m.yaml:2: kernel 1: a: mirror, suite and keyring go with package or series"},
+		{"ref without source", "kernels:\n  - name: a\n    package: p\n    ref: v6.18\n", "m.yaml:2: kernel 1: a: ref and config_fragments go with source"},
+		{"config from a later kernel", "kernels:\n  - name: a\n    source: /src\n    config: {from: b}\n  - name: b\n    package: p\n", "m.yaml:2: kernel a: config from \"b\": no kernel of that name is listed before it"},
+		{"config with a package", "kernels:\n  - name: a\n    package: p\n    config: tinyconfig\n", "config goes with vmlinuz or source"},
+		{"bad config mapping", "kernels:\n  - name: a\n    source: /src\n    config: {form: b}\n", "config: want a file, a make target or {from: KERNEL}"},
 		{"bad fail_on", "fail_on: [oops]\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: fail_on: unknown verdict"},
 	}
 	for _, tt := range tests {
@@ -71,6 +75,17 @@ func TestKernelArchive(t *testing.T) {
 	}
 	if got := m.Archive.Over(b); got.Suite != "trixie-backports" {
 		t.Errorf("Over() = %+v, want the kernel's suite", got)
+	}
+}
+
+func TestSourceKernel(t *testing.T) {
+	m, err := Parse("m.yaml", []byte("kernels:\n  - name: stable\n    package: p\n  - name: mine\n    source: ~/src/linux\n    ref: v6.18\n    config: {from: stable}\n    config_fragments: [CONFIG_PREEMPT_RT=y, rt.config]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := m.Kernels[1]
+	if k.Source != "~/src/linux" || k.Ref != "v6.18" || k.Config.From != "stable" || len(k.ConfigFragments) != 2 {
+		t.Errorf("source kernel = %+v", k)
 	}
 }
 

@@ -25,7 +25,7 @@ func main() {
 	unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, "")
 	// The image lists the modules to load, as for the real agent (6.1
 	// kernels have virtio_pci and virtio_console as modules).
-	if b, err := os.ReadFile("/etc/kvet/modules"); err == nil {
+	if b, err := os.ReadFile(wire.ModulesFile); err == nil {
 		for _, m := range strings.Fields(string(b)) {
 			if err := kmodule.Probe(m, ""); err != nil {
 				fmt.Fprintln(os.Stderr, "tinyinit: load", m+":", err)
@@ -65,13 +65,13 @@ func port() (string, error) {
 		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 		for _, n := range names {
 			b, err := os.ReadFile(n)
-			if err == nil && strings.TrimSpace(string(b)) == "org.kvet.0" {
+			if err == nil && strings.TrimSpace(string(b)) == wire.PortName {
 				return "/dev/" + filepath.Base(filepath.Dir(n)), nil
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return "", fmt.Errorf("port org.kvet.0 not found")
+	return "", fmt.Errorf("port %s not found", wire.PortName)
 }
 
 func run(mode string) error {

@@ -1,0 +1,32 @@
+package results
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestAnswer: the answer leads with each kernel's verdict, lists decided
+// changes largest first within regressions then improvements, fits the
+// width, and says "nothing changed" of a kernel compared with itself.
+func TestAnswer(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	base := bootsOf("old", 8, 0, r, lognormal("a.p50", 100, 0.02), lognormal("b.p50", 100, 0.02), lognormal("c.p50", 100, 0.02))
+	same := bootsOf("same", 8, 1, r, lognormal("a.p50", 100, 0.02), lognormal("b.p50", 100, 0.02), lognormal("c.p50", 100, 0.02))
+	moved := bootsOf("moved", 8, 1, r, lognormal("a.p50", 130, 0.02), lognormal("b.p50", 200, 0.02), lognormal("c.p50", 50, 0.02))
+	c := Compare("old", append(append(base, same...), moved...), CompareOptions{})
+	lines := Answer(c)
+	text := strings.Join(lines, "\n")
+	for _, l := range lines {
+		if len([]rune(l)) > answerWidth {
+			t.Errorf("line wider than %d: %q", answerWidth, l)
+		}
+	}
+	if !strings.HasPrefix(lines[0], "same vs old: EQUIVALENT: nothing changed") {
+		t.Errorf("first line = %q, want same vs old: EQUIVALENT: nothing changed", lines[0])
+	}
+	ia, ib, ic := strings.Index(text, "s/a.p50"), strings.Index(text, "s/b.p50"), strings.Index(text, "s/c.p50")
+	if !strings.Contains(text, "moved vs old: REGRESSION: 3 decided changes") || ia < 0 || ib < 0 || ic < 0 || !(ib < ia && ia < ic) {
+		t.Errorf("answer = \n%s\nwant moved's regressions b (+100%%) then a (+30%%), then the improvement c", text)
+	}
+}
