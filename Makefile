@@ -25,12 +25,17 @@ deps:
 	  echo "installing qemu-system-x86 (apt-get)"; \
 	  $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends qemu-system-x86; }
 
-# The tests also open the HTML report in a headless Chromium.
+# The tests also open the HTML report in a headless Chromium, and check the
+# scenarios against the reference tools, run in the guest through exec:
+# cyclictest and hackbench (rt-tests), sockperf, and busybox as the shell
+# for script entries.
+TEST_TOOLS := /usr/bin/chromium:chromium /usr/bin/cyclictest:rt-tests \
+	/usr/bin/sockperf:sockperf /bin/busybox:busybox-static
 deps-test: deps
-	@command -v chromium >/dev/null || { \
-	  echo "installing chromium (apt-get)"; \
-	  $(APT_GET) install -y -q --no-install-recommends chromium || \
-	  { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends chromium; }; }
+	@missing=; for t in $(TEST_TOOLS); do [ -x $${t%%:*} ] || missing="$$missing $${t#*:}"; done; \
+	[ -z "$$missing" ] || { echo "installing$$missing (apt-get)"; \
+	  $(APT_GET) install -y -q --no-install-recommends $$missing || \
+	  { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; }; }
 
 # Building a kernel from source (kvet kernels build, source: in a matrix)
 # needs a compiler and the kernel's build tools; the tests build Debian's

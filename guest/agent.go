@@ -212,6 +212,9 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 	if res.Name == "" {
 		res.Name = inv.Name
 	}
+	if inv.Label != "" {
+		res.Name = inv.Label
+	}
 	if res.Params == nil {
 		res.Params = inv.Params
 	}

@@ -25,8 +25,13 @@ func ExecFiles(program string) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec program: %w", err)
 	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return nil, fmt.Errorf("exec program %s: not an executable file", abs)
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("exec file %s: not a regular file", abs)
+	}
+	dst := filepath.Join(wire.ExecDir, filepath.Base(abs))
+	if fi.Mode().Perm()&0o111 == 0 || !isELF(abs) {
+		// Data, or a script run by the shell: the file alone.
+		return []File{{Src: abs, Dst: dst}}, nil
 	}
 	// ldd runs the program's own loader in list mode; a static program has
 	// no loader and no libraries.
@@ -35,7 +40,7 @@ func ExecFiles(program string) ([]File, error) {
 		return nil, fmt.Errorf("exec program %s: shared libraries: %w", abs, err)
 	}
 	sort.Strings(libs)
-	files := []File{{Src: abs, Dst: filepath.Join(wire.ExecDir, filepath.Base(abs))}}
+	files := []File{{Src: abs, Dst: dst}}
 	for _, lib := range libs {
 		// The library is read through its symlinks but lands at the path
 		// the loader looks for.
@@ -46,4 +51,16 @@ func ExecFiles(program string) ([]File, error) {
 		files = append(files, File{Src: src, Dst: lib})
 	}
 	return files, nil
+}
+
+// isELF reports whether the file starts with the ELF magic.
+func isELF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 4)
+	n, _ := f.Read(b)
+	return n == 4 && string(b) == "\x7fELF"
 }

@@ -58,9 +58,14 @@ func TestExecFilesErrors(t *testing.T) {
 	if err := os.WriteFile(plain, []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{filepath.Join(dir, "missing"), dir, plain} {
+	for _, p := range []string{filepath.Join(dir, "missing"), dir} {
 		if files, err := ExecFiles(p); err == nil {
 			t.Errorf("ExecFiles(%s) = %+v, want an error", p, files)
 		}
+	}
+	// A data file (or a script for the shell) travels alone.
+	files, err := ExecFiles(plain)
+	if err != nil || len(files) != 1 || files[0].Dst != wire.ExecDir+"/plain" {
+		t.Errorf("ExecFiles(data) = %+v, %v; want the file alone at %s/plain", files, err, wire.ExecDir)
 	}
 }

@@ -243,8 +243,15 @@ func kernelName(k *kernels.Kernel) string {
 func (b *Builder) entries(s Spec, img *Image) ([]entry, error) {
 	byName := map[string]entry{}
 	add := func(e entry) error {
-		if old, dup := byName[e.name]; dup && (old.mode != e.mode || old.mode&cpio.S_IFMT != cpio.S_IFDIR) {
-			return fmt.Errorf("/%s: twice in the image", e.name)
+		if old, dup := byName[e.name]; dup {
+			switch {
+			case old.mode == e.mode && old.mode&cpio.S_IFMT == cpio.S_IFDIR:
+			case old.mode == e.mode && old.hash != "" && old.hash == e.hash:
+				// The same content twice, such as libc for two exec programs.
+				return nil
+			default:
+				return fmt.Errorf("/%s: twice in the image", e.name)
+			}
 		}
 		byName[e.name] = e
 		// Parents, so that every file's directory exists.

@@ -487,3 +487,22 @@ func TestBuildDecompressesModules(t *testing.T) {
 		}
 	}
 }
+
+// Two exec programs bring the same shared libraries: the same file at the
+// same place twice is one entry, a different file at that place an error.
+func TestBuildSameExtraTwice(t *testing.T) {
+	fx := newFixture(t)
+	s := fx.spec()
+	s.Extra = append(s.Extra, s.Extra[0])
+	if _, err := (&Builder{CacheDir: t.TempDir()}).Build(context.Background(), s); err != nil {
+		t.Fatalf("Build() with the same extra file twice = %v, want no error", err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.WriteFile(other, []byte("other content"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.Extra[1].Src = other
+	if _, err := (&Builder{CacheDir: t.TempDir()}).Build(context.Background(), s); err == nil || !strings.Contains(err.Error(), "twice in the image") {
+		t.Fatalf("Build() with two files at one place = %v, want twice in the image", err)
+	}
+}

@@ -214,7 +214,7 @@ func guestPlan(m *matrix.Matrix) (wire.Plan, error) {
 		if err != nil {
 			return p, fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
-		p.Scenarios = append(p.Scenarios, wire.Invocation{Name: s.Name, Params: params})
+		p.Scenarios = append(p.Scenarios, wire.Invocation{Name: s.Name, Label: s.Label, Params: params})
 	}
 	return p, nil
 }
@@ -227,11 +227,17 @@ func execFiles(m *matrix.Matrix) ([]images.File, error) {
 		if !ok {
 			continue
 		}
-		f, err := images.ExecFiles(p.Program)
+		host, err := p.HostFiles()
 		if err != nil {
-			return nil, fmt.Errorf("scenario exec: %w", err)
+			return nil, fmt.Errorf("scenario %s: %w", s.ResultName(), err)
 		}
-		files = append(files, f...)
+		for _, h := range host {
+			f, err := images.ExecFiles(h)
+			if err != nil {
+				return nil, fmt.Errorf("scenario %s: %w", s.ResultName(), err)
+			}
+			files = append(files, f...)
+		}
 	}
 	return files, nil
 }

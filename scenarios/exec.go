@@ -6,24 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/perf/benchfmt"
 
-	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/results"
 )
 
 // ExecParams are the parameters of exec.
 type ExecParams struct {
-	Program string        `yaml:"program" json:"program" doc:"the program to run, a path on the host; the image carries it (and its shared libraries) to /kvet/exec/<basename> (required)"`
+	Program string        `yaml:"program" json:"program" doc:"the program to run, a path on the host (relative to the matrix file's folder); the image carries it (and its shared libraries) to /kvet/exec/<basename>; program or script is required"`
 	Args    []string      `yaml:"args" json:"args" doc:"its arguments ([])"`
+	Script  string        `yaml:"script" json:"script" doc:"instead of program: a shell script run by busybox sh (the host's busybox-static, copied in) in /kvet/exec, with the files on PATH; a server started with & and a client, say"`
+	Files   []string      `yaml:"files" json:"files" doc:"more programs and data from the host, each to /kvet/exec/<basename>, programs with their shared libraries ([])"`
+	Format  string        `yaml:"format" json:"format" doc:"how to read the output: bench (Go benchmark lines), cyclictest (its --json report, run with -h for percentiles), sockperf (its summary), kv (lines name value unit) (bench)"`
 	Timeout time.Duration `yaml:"timeout" json:"timeout" doc:"the program is killed after this long, failing the scenario (quick 1m, full 10m)"`
 	// Directions maps unit patterns (path.Match globs) to lower, higher or
 	// info; an exact unit beats a glob, a longer glob a shorter one.
@@ -33,10 +34,28 @@ type ExecParams struct {
 // Validate checks the parameters.
 func (p *ExecParams) Validate() error {
 	switch {
-	case p.Program == "":
-		return errors.New("program: required (the path of the program to run)")
+	case p.Program == "" && p.Script == "":
+		return errors.New("program: required (the path of the program to run), or script")
+	case p.Program != "" && p.Script != "":
+		return errors.New("program and script: give one")
+	case p.Script != "" && len(p.Args) > 0:
+		return errors.New("args: go with program; a script writes its own command lines")
 	case p.Timeout <= 0:
 		return fmt.Errorf("timeout: %v must be positive", p.Timeout)
+	}
+	if p.Format != "" && !slices.Contains(execFormats, p.Format) {
+		return fmt.Errorf("format: %q, want one of %s", p.Format, strings.Join(execFormats, ", "))
+	}
+	seen := map[string]string{ExecShell: "the shell"}
+	for _, f := range append([]string{p.Program}, p.Files...) {
+		if f == "" {
+			continue
+		}
+		b := filepath.Base(f)
+		if other, dup := seen[b]; dup {
+			return fmt.Errorf("files: %s and %s would both be /kvet/exec/%s", f, other, b)
+		}
+		seen[b] = f
 	}
 	for pat, d := range p.Directions {
 		if _, err := path.Match(pat, ""); err != nil {
@@ -54,11 +73,11 @@ func (p *ExecParams) Validate() error {
 func init() {
 	register(def[ExecParams]{
 		Name:      "exec",
-		Measures:  "a program of the user's, run in the guest: every value it prints in Go benchmark format (BenchmarkName N value unit ...)",
+		Measures:  "a program or shell script of the user's, or a reference tool, run in the guest: every value it prints in Go benchmark format (BenchmarkName N value unit ...), cyclictest's JSON, sockperf's summary or name value unit lines",
 		Catches:   "whatever the user's own workload is sensitive to",
 		OnRequest: true,
 		Defaults: func(profile string) *ExecParams {
-			p := &ExecParams{Timeout: time.Minute, Directions: map[string]string{"ns/op": "lower", "*/s": "higher"}}
+			p := &ExecParams{Format: FormatBench, Timeout: time.Minute, Directions: map[string]string{"ns/op": "lower", "*/s": "higher"}}
 			if profile == Full {
 				p.Timeout = 10 * time.Minute
 			}
@@ -68,16 +87,6 @@ func init() {
 	})
 }
 
-// ExecPath is where the program runs from: the copy under wire.ExecDir when
-// there is one (in the guest), else the path as given (on a host).
-func ExecPath(program string) string {
-	g := filepath.Join(wire.ExecDir, filepath.Base(program))
-	if _, err := os.Stat(g); err == nil {
-		return g
-	}
-	return program
-}
-
 // execMaxOutput bounds the output kept from the program.
 const execMaxOutput = 16 << 20
 
@@ -85,73 +94,107 @@ func runExec(ctx context.Context, env Env, p *ExecParams, r *results.Scenario) (
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	prog := ExecPath(p.Program)
-	cmd := exec.CommandContext(ctx, prog, p.Args...)
+	cmd, what, err := execCommand(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &execLimitedBuffer{b: &stdout, n: execMaxOutput}
 	cmd.Stderr = &execLimitedBuffer{b: &stderr, n: 64 << 10}
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("exec %s: killed after the %v timeout", prog, p.Timeout)
+		return nil, fmt.Errorf("exec %s: killed after the %v timeout; its output: %s", what, p.Timeout, execOutput(&stdout, &stderr))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("exec %s: %w: %s", prog, err, execTail(stderr.String(), 2000))
+		return nil, fmt.Errorf("exec %s: %w; its output: %s", what, err, execOutput(&stdout, &stderr))
 	}
-	metrics, notes, err := ParseBench(&stdout, prog, p.Directions)
+	var metrics []results.Metric
+	var notes []string
+	switch p.Format {
+	case FormatCyclictest:
+		metrics, err = ParseCyclictest(stdout.Bytes())
+	case FormatSockperf:
+		metrics, err = ParseSockperf(stdout.Bytes())
+	case FormatKV:
+		metrics, notes, err = ParseKV(bytes.NewReader(stdout.Bytes()), p.Directions)
+	default:
+		metrics, notes, err = ParseBench(bytes.NewReader(stdout.Bytes()), what, p.Directions)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("exec %s: %w", prog, err)
+		return nil, fmt.Errorf("exec %s: %w; its output: %s", what, err, execOutput(&stdout, &stderr))
 	}
 	r.Metrics, r.Notes = metrics, notes
 	if len(metrics) == 0 {
 		r.Valid = false
-		r.Invalid = "the program printed no benchmark lines"
+		r.Invalid = fmt.Sprintf("the program printed no %s lines; its output: %s", execFormatName(p.Format), execOutput(&stdout, &stderr))
 	}
 	r.Duration = time.Since(start)
 	return r, nil
 }
 
 // ParseBench reads Go benchmark format and returns a metric "Name.unit" per
-// benchmark and unit (the GOMAXPROCS suffix dropped so names stay stable),
-// the median when a benchmark repeats. Lines benchfmt rejects become notes.
+// benchmark and unit, the median when a benchmark repeats, and the sum of
+// the iteration counts N as its samples. The -N GOMAXPROCS suffix is dropped
+// so names stay stable only when every benchmark line that has one carries
+// the same: names that end in their own digits (i-100, i-1000) keep them. Lines
+// benchfmt rejects become notes.
 func ParseBench(rd io.Reader, file string, directions map[string]string) ([]results.Metric, []string, error) {
-	values := map[string][]float64{}
-	units := map[string]string{}
-	var order, notes []string
+	type rec struct {
+		base  string
+		parts [][]byte
+		iters int
+		vals  []benchfmt.Value
+	}
+	var recs []rec
+	var notes []string
+	procs := map[string]bool{}
 	br := benchfmt.NewReader(rd, file)
 	for br.Scan() {
-		switch rec := br.Result().(type) {
+		switch r := br.Result().(type) {
 		case *benchfmt.SyntaxError:
-			notes = append(notes, rec.Error())
+			notes = append(notes, r.Error())
 		case *benchfmt.Result:
-			base, parts := rec.Name.Parts()
-			name := string(base)
-			for _, part := range parts {
-				if !bytes.HasPrefix(part, []byte("-")) {
-					name += string(part)
-				}
+			base, parts := r.Name.Parts()
+			if n := len(parts); n > 0 && bytes.HasPrefix(parts[n-1], []byte("-")) {
+				procs[string(parts[n-1])] = true
 			}
-			for _, v := range rec.Values {
-				unit, val := v.Unit, v.Value
-				if v.OrigUnit != "" {
-					unit, val = v.OrigUnit, v.OrigValue // the program's own unit, not benchfmt's tidied one
-				}
-				key := name + "." + unit
-				if _, ok := values[key]; !ok {
-					order = append(order, key)
-					units[key] = unit
-				}
-				values[key] = append(values[key], val)
-			}
+			recs = append(recs, rec{string(base), slices.Clone(parts), r.Iters, slices.Clone(r.Values)})
 		}
 	}
 	if err := br.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read benchmark output: %w", err)
 	}
+	dropProcs := len(procs) == 1
+	values := map[string][]float64{}
+	samples := map[string]int64{}
+	units := map[string]string{}
+	var order []string
+	for _, r := range recs {
+		name := r.base
+		for i, part := range r.parts {
+			if !(dropProcs && i == len(r.parts)-1 && bytes.HasPrefix(part, []byte("-"))) {
+				name += string(part)
+			}
+		}
+		for _, v := range r.vals {
+			unit, val := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, val = v.OrigUnit, v.OrigValue // the program's own unit, not benchfmt's tidied one
+			}
+			key := name + "." + unit
+			if _, ok := values[key]; !ok {
+				order = append(order, key)
+				units[key] = unit
+			}
+			values[key] = append(values[key], val)
+			samples[key] += int64(max(r.iters, 1))
+		}
+	}
 	var out []results.Metric
 	for _, key := range order {
 		unit := units[key]
 		out = append(out, results.Metric{Name: key, Unit: unit, Better: execDirection(unit, directions),
-			Value: tcpMedian(values[key]), Samples: int64(len(values[key])), Timing: execTiming(unit)})
+			Value: tcpMedian(values[key]), Samples: samples[key], Timing: execTiming(unit)})
 	}
 	return out, notes, nil
 }
@@ -206,12 +249,4 @@ func (l *execLimitedBuffer) Write(p []byte) (int, error) {
 		l.b.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
-}
-
-func execTail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

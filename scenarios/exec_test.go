@@ -68,11 +68,12 @@ func TestExecRun(t *testing.T) {
 		timing  bool
 		samples int64
 	}{
-		{"Echo.ns/op", 1600, results.LowerIsBetter, true, 3},
-		{"Echo.B/op", 64, results.LowerIsBetter, false, 3},
-		{"Echo.allocs/op", 2, results.Info, false, 3},
-		{"Echo.msgs/s", 12100, results.HigherIsBetter, true, 3},
-		{"Size/n=64.widgets", 3.5, results.Info, false, 1},
+		// The samples are the iteration counts N, summed over repeats.
+		{"Echo.ns/op", 1600, results.LowerIsBetter, true, 3000},
+		{"Echo.B/op", 64, results.LowerIsBetter, false, 3000},
+		{"Echo.allocs/op", 2, results.Info, false, 3000},
+		{"Echo.msgs/s", 12100, results.HigherIsBetter, true, 3000},
+		{"Size/n=64.widgets", 3.5, results.Info, false, 10},
 	}
 	if len(r.Metrics) != len(tests) {
 		t.Errorf("exec: %d metrics, want %d: %+v", len(r.Metrics), len(tests), r.Metrics)
@@ -140,6 +141,9 @@ func TestParseBench(t *testing.T) {
 		{"median of repeats", "BenchmarkX 1 1 ns/op\nBenchmarkX 1 9 ns/op\nBenchmarkX 1 4 ns/op\n", []string{"X.ns/op=4 lower"}, 0},
 		{"missing units", "BenchmarkX 10 5\n", nil, 1},
 		{"config lines", "goos: linux\ncpu: x\nBenchmarkX 10 5 ns/op\n", []string{"X.ns/op=5 lower"}, 0},
+		{"digits of the name kept", "BenchmarkT/i-100 10 5 ns/op\nBenchmarkT/i-1000 10 6 ns/op\n", []string{"T/i-100.ns/op=5 lower", "T/i-1000.ns/op=6 lower"}, 0},
+		{"no suffix beside one", "BenchmarkA-2 10 5 ns/op\nBenchmarkB 1 6 ns/op\n", []string{"A.ns/op=5 lower", "B.ns/op=6 lower"}, 0},
+		{"one gomaxprocs on every line dropped", "BenchmarkT/i-100-2 10 5 ns/op\nBenchmarkT/i-1000-2 10 6 ns/op\n", []string{"T/i-100.ns/op=5 lower", "T/i-1000.ns/op=6 lower"}, 0},
 	}
 	for _, tt := range tests {
 		ms, notes, err := ParseBench(strings.NewReader(tt.in), "out", dirs)

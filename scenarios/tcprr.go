@@ -85,6 +85,7 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 		window int64
 		rtt    uint32
 		gc0    uint64
+		nz     measure.Noise
 	)
 	client := tcpThread(ccpu, func() error {
 		fd, err := measure.Dial(port, func(fd int) error { return measure.SetNoDelay(fd, true) })
@@ -99,6 +100,7 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 			}
 		}
 		gc0 = measure.GCCycles()
+		noise := measure.StartNoise()
 		t0 := measure.Now()
 		end := t0 + p.Duration.Nanoseconds()
 		for now := t0; now < end; {
@@ -114,6 +116,7 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 			n++
 		}
 		window = measure.Now() - t0
+		nz = noise.End()
 		ti, err := measure.TCPInfo(fd)
 		if err != nil {
 			return err
@@ -125,6 +128,10 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 		return nil, fmt.Errorf("tcp-rr: %w", err)
 	}
 	tcpGCCheck(r, gc0)
+	if why := nz.Invalid(); why != "" && r.Valid {
+		r.Valid, r.Invalid = false, why
+	}
+	r.Metrics = append(r.Metrics, nz.Metrics("")...)
 
 	r.Metrics = append(r.Metrics, measure.Summarize("rtt", h)...)
 	r.Metrics = append(r.Metrics,

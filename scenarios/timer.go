@@ -32,6 +32,7 @@ type TimerParams struct {
 	Duration time.Duration `yaml:"duration" json:"duration" doc:"measuring time per variant"`
 	Priority int           `yaml:"priority" json:"priority" doc:"SCHED_FIFO priority of the measuring threads (1..99)"`
 	Variants []string      `yaml:"variants" json:"variants" doc:"POLICY-INTERVAL[-loaded]: policy fifo or other, interval 10us or more (e.g. 1ms, 100us); -loaded adds a kernel-busy SCHED_OTHER hog on every vCPU"`
+	Aligned  bool          `yaml:"aligned" json:"aligned" doc:"every thread's deadlines on one shared edge (cyclictest -A 0); by default each thread counts from its own start, as cyclictest does (false)"`
 }
 
 func timerDefaults(profile string) *TimerParams {
@@ -139,7 +140,7 @@ func runTimer(ctx context.Context, env Env, p *TimerParams, r *results.Scenario)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := timerVariantRun(ctx, v, cpus, p.Priority, p.Duration)
+		out, err := timerVariantRun(ctx, v, cpus, p.Priority, p.Duration, p.Aligned)
 		if err != nil {
 			return nil, err
 		}
@@ -151,6 +152,7 @@ func runTimer(ctx context.Context, env Env, p *TimerParams, r *results.Scenario)
 			continue
 		}
 		r.Metrics = append(r.Metrics, measure.Summarize(v.name+".latency", out.raw)...)
+		r.Metrics = append(r.Metrics, out.noise.Metrics(v.name)...)
 		r.Metrics = append(r.Metrics,
 			results.Metric{Name: v.name + ".samples", Unit: "count", Better: results.Info, Value: float64(out.raw.TotalCount())},
 			results.Metric{Name: v.name + ".missed", Unit: "count", Better: results.LowerIsBetter, Value: float64(out.missed),
@@ -176,6 +178,7 @@ func runTimer(ctx context.Context, env Env, p *TimerParams, r *results.Scenario)
 type timerOutcome struct {
 	raw, corrected *hdrhistogram.Histogram // merged over threads
 	missed         int64                   // periods skipped because a wakeup came too late
+	noise          measure.Noise
 	invalid        string
 }
 
@@ -188,7 +191,7 @@ type timerThread struct {
 
 // timerVariantRun measures one variant: a thread per vCPU, optionally with a
 // hog on every vCPU.
-func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur time.Duration) (timerOutcome, error) {
+func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur time.Duration, aligned bool) (timerOutcome, error) {
 	threads := make([]*timerThread, cpus)
 	for i := range threads {
 		threads[i] = &timerThread{raw: measure.NewHist(), corrected: measure.NewHist()}
@@ -228,6 +231,11 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 			if t.err != nil || abort.Load() {
 				return
 			}
+			if !aligned {
+				// As cyclictest without -A: the thread's first deadline is
+				// an interval after its own start, not a shared edge.
+				t0 = measure.Now()
+			}
 			timerLoop(ctx, t, t0, int64(v.interval), t0+int64(dur))
 		}()
 	}
@@ -241,11 +249,13 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 		}
 	}
 	// Start on a common edge a little ahead, so every thread is back asleep.
+	noise := measure.StartNoise()
 	t0 := measure.Now() + int64(10*time.Millisecond)
 	for range threads {
 		start <- t0
 	}
 	done.Wait()
+	nz := noise.End()
 	stop.Store(true)
 	hogs.Wait()
 	close(hogErr)
@@ -260,7 +270,10 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 	if err := ctx.Err(); err != nil {
 		return timerOutcome{}, err
 	}
-	out := timerOutcome{raw: measure.NewHist(), corrected: measure.NewHist(), invalid: invalid}
+	if why := nz.Invalid(); why != "" && invalid == "" {
+		invalid = v.name + ": " + why
+	}
+	out := timerOutcome{raw: measure.NewHist(), corrected: measure.NewHist(), noise: nz, invalid: invalid}
 	if invalid != "" {
 		return out, nil
 	}
@@ -334,7 +347,9 @@ func timerHog(cpu int, stop *atomic.Bool) error {
 	defer unix.Close(fd)
 	buf := make([]byte, 1<<20)
 	for !stop.Load() {
-		if _, err := unix.Read(fd, buf); err != nil && err != unix.EINTR {
+		// Raw, as the measured calls: a hog in Go's system call path kept
+		// sysmon polling every 20 us, thousands of wakeups a second.
+		if _, err := measure.RawRead(fd, buf); err != 0 && err != unix.EINTR {
 			return fmt.Errorf("read /dev/zero: %w", err)
 		}
 	}

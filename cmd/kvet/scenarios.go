@@ -39,7 +39,11 @@ func cmdScenarios(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			fmt.Fprintf(stdout, "%-13s %s\n", s.Name, s.Measures)
 			continue
 		}
-		fmt.Fprintf(stdout, "%s\n  measures: %s\n  catches:  %s\n  parameters (quick / full):\n", s.Name, s.Measures, s.Catches)
+		fmt.Fprintf(stdout, "%s\n  measures: %s\n  catches:  %s\n", s.Name, s.Measures, s.Catches)
+		if c := scenarios.CheckedAgainst(s.Name); c != "" {
+			fmt.Fprintf(stdout, "  checked against: %s\n", c)
+		}
+		fmt.Fprintf(stdout, "  parameters (quick / full):\n")
 		for _, p := range paramDocs(s) {
 			fmt.Fprintf(stdout, "    %-20s %s / %s\n      %s\n", p.name, p.quick, p.full, p.doc)
 		}
@@ -81,6 +85,9 @@ func show(v reflect.Value) string {
 func writeScenariosMarkdown(w io.Writer, specs []scenarios.Spec) {
 	for _, s := range specs {
 		fmt.Fprintf(w, "### %s\n\n%s.\n\n*Catches:* %s.\n\n", s.Name, strings.TrimSuffix(s.Measures, "."), strings.TrimSuffix(s.Catches, "."))
+		if c := scenarios.CheckedAgainst(s.Name); c != "" {
+			fmt.Fprintf(w, "*Checked against:* %s.\n\n", c)
+		}
 		if s.OnRequest {
 			fmt.Fprintf(w, "Runs only when a matrix names it.\n\n")
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -75,20 +76,31 @@ type Matrix struct {
 // parameter overrides.
 type Scenario struct {
 	Name string
+	// Label names the entry's results instead of Name; two entries of one
+	// scenario need distinct labels (see Label in label.go).
+	Label string
 	// Params is the scenario's parameter struct, defaults for the profile
 	// with the file's overrides applied and validated.
 	Params any
 	// Overrides is the raw override node, kept to re-apply for another profile.
 	node *yaml.Node
 	line int
+	file string // the matrix file, whose folder relative paths start from
 }
 
 // MarshalYAML writes the scenario back as name + params.
 func (s Scenario) MarshalYAML() (any, error) {
-	if s.node == nil {
+	if s.node == nil && s.Label == "" {
 		return s.Name, nil
 	}
-	return map[string]any{"name": s.Name, "params": s.node}, nil
+	out := map[string]any{"name": s.Name}
+	if s.Label != "" {
+		out["label"] = s.Label
+	}
+	if s.node != nil {
+		out["params"] = s.node
+	}
+	return out, nil
 }
 
 // UnmarshalYAML accepts "timer" or {name: timer, params: {...}}.
@@ -104,18 +116,20 @@ func (s *Scenario) UnmarshalYAML(n *yaml.Node) error {
 			switch k.Value {
 			case "name":
 				s.Name = v.Value
+			case "label":
+				s.Label = v.Value
 			case "params":
 				if v.Kind != yaml.MappingNode {
 					return &Error{Line: v.Line, Msg: "params: want a mapping"}
 				}
 				s.node = v
 			default:
-				return &Error{Line: k.Line, Msg: fmt.Sprintf("scenario entry: unknown field %q (want name, params)", k.Value)}
+				return &Error{Line: k.Line, Msg: fmt.Sprintf("scenario entry: unknown field %q (want name, label, params)", k.Value)}
 			}
 		}
 		return nil
 	}
-	return &Error{Line: n.Line, Msg: "scenario entry: want a name or {name, params}"}
+	return &Error{Line: n.Line, Msg: "scenario entry: want a name or {name, label, params}"}
 }
 
 // Duration is a time.Duration written as "90s" or "10m" in YAML.
@@ -357,6 +371,9 @@ func (m *Matrix) fill(root *yaml.Node) error {
 			return err
 		}
 	}
+	if err := checkLabels(m.File, m.Scenarios); err != nil {
+		return err
+	}
 	if len(m.FailOn) == 0 {
 		m.FailOn = []string{string(results.Regression)}
 	}
@@ -448,6 +465,14 @@ func (s *Scenario) resolve(file, profile string) error {
 				line = s.node.Line
 			}
 			return &Error{File: file, Line: line, Msg: fmt.Sprintf("scenario %s: %v", s.Name, err)}
+		}
+	}
+	if r, ok := p.(interface{ ResolvePaths(dir string) error }); ok {
+		if file != "" {
+			s.file = file
+		}
+		if err := r.ResolvePaths(filepath.Dir(s.file)); err != nil {
+			return &Error{File: file, Line: s.line, Msg: fmt.Sprintf("scenario %s: %v", s.Name, err)}
 		}
 	}
 	s.Params = p

@@ -168,6 +168,8 @@ type Plan struct {
 // Invocation is one scenario run: its name and its parameters (JSON, already
 // validated by the host).
 type Invocation struct {
-	Name   string          `json:"name"`
+	Name string `json:"name"`
+	// Label, when set, names the result instead of Name.
+	Label  string          `json:"label,omitempty"`
 	Params json.RawMessage `json:"params,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
@@ -24,8 +25,11 @@ import (
 // uses. Histograms from NewHist are touched when made, and the scenarios'
 // buffers during their warmups, so nothing faults inside a window. Kernels
 // before 4.4 reject the flag and get the plain call.
+//
+// It also keeps Ps for threads blocked in raw system calls (ReserveProcs).
 func Prepare() error {
 	debug.SetGCPercent(-1)
+	ReserveProcs(2)
 	err := unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE | unix.MCL_ONFAULT)
 	if err == unix.EINVAL {
 		err = unix.Mlockall(unix.MCL_CURRENT | unix.MCL_FUTURE)
@@ -55,6 +59,7 @@ func GCCycles() uint64 {
 // carries the policy set on it and is discarded when the goroutine exits.
 func LockThread(cpu int) error {
 	runtime.LockOSThread()
+	measuring.Store(unix.Gettid(), true)
 	if cpu < 0 {
 		return nil
 	}
@@ -91,18 +96,20 @@ func SetOther(nice int) error {
 // Now returns CLOCK_MONOTONIC in nanoseconds, without going through the Go
 // runtime's time package.
 func Now() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
+	return nanotime()
 }
 
 // SleepUntil sleeps until the CLOCK_MONOTONIC deadline (ns) with an absolute
 // clock_nanosleep, retrying on EINTR.
+//
+// The call is raw (see raw.go): the sleeping thread keeps its P and the
+// runtime sees nothing to do.
 func SleepUntil(deadline int64) {
 	ts := unix.NsecToTimespec(deadline)
 	for {
-		err := unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &ts, nil)
-		if err != unix.EINTR {
+		_, _, e := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME,
+			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		if e != unix.EINTR {
 			return
 		}
 	}

@@ -137,18 +137,18 @@ func TCPInfo(fd int) (*unix.TCPInfo, error) {
 	return ti, nil
 }
 
-// ReadFull reads exactly len(b) bytes. It returns ErrClosed when the peer
+// ReadFull reads exactly len(b) bytes, through raw system calls. It returns ErrClosed when the peer
 // closed (or reset) the connection before the first byte.
 func ReadFull(fd int, b []byte) error {
 	for off := 0; off < len(b); {
-		n, err := unix.Read(fd, b[off:])
+		n, err := RawRead(fd, b[off:])
 		if err == unix.EINTR {
 			continue
 		}
 		if err == unix.ECONNRESET && off == 0 {
 			return ErrClosed
 		}
-		if err != nil {
+		if err != 0 {
 			return fmt.Errorf("read: %w", err)
 		}
 		if n == 0 {
@@ -166,14 +166,14 @@ func ReadFull(fd int, b []byte) error {
 // cleanly between messages.
 var ErrClosed = errors.New("connection closed by peer")
 
-// WriteAll writes all of b.
+// WriteAll writes all of b, through raw system calls.
 func WriteAll(fd int, b []byte) error {
 	for off := 0; off < len(b); {
-		n, err := unix.Write(fd, b[off:])
+		n, err := RawWrite(fd, b[off:])
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
+		if err != 0 {
 			return fmt.Errorf("write: %w", err)
 		}
 		off += n
