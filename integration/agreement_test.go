@@ -36,7 +36,15 @@ func TestAgreement(t *testing.T) {
 	if a := os.Getenv("KVET_AGREEMENT_ACCEL"); a != "" {
 		accel = a
 	}
-	const boots, window = 4, 2
+	// make test runs one boot: the reference tools run in the guest through
+	// exec and every metric of both sides is there and valid. The agreement
+	// itself needs four boots and a host quiet enough that the references
+	// agree with themselves: make agreement (KVET_AGREEMENT=1) judges it.
+	const window = 2
+	boots, judge := 1, os.Getenv("KVET_AGREEMENT") == "1"
+	if judge {
+		boots = 4
+	}
 	// Each tool runs four times in the boot, in the order A B B A A B B A,
 	// and a boot's value is the median of its runs over the median of the
 	// reference's: the host's drift and bursts during the boot (a TCG
@@ -131,7 +139,9 @@ scenarios:
 				noisy++
 			}
 		}
-		if agree < 3 {
+		if !judge {
+			t.Logf("%s: p50 within 15%% and p99 within 25%% in %d of %d boots (judged by make agreement)", pr.name, agree, len(bs))
+		} else if agree < 3 {
 			t.Errorf("%s: p50 within 15%% and p99 within 25%% in %d of %d boots, want at least 3 (the reference disagreed with itself as much in %d boots: the host is too loaded to judge)", pr.name, agree, len(bs), noisy)
 		}
 	}
