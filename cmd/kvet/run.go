@@ -111,9 +111,6 @@ func (f *runFlags) options(pos []string) (pipeline.Options, string, error) {
 	if err := results.CheckFormat(f.format); err != nil {
 		return o, "", badInput(err)
 	}
-	if f.retries < 0 || f.confirm < 0 {
-		return o, "", badInputf("run: --retries %d, --confirm %d: want 0 or more", f.retries, f.confirm)
-	}
 	var err error
 	switch {
 	case f.resume != "" && (len(pos) > 0 || len(f.kernels) > 0):

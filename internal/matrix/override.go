@@ -31,6 +31,26 @@ type Override struct {
 	Scenarios []string
 }
 
+// Check refuses override values outside the ranges a matrix file accepts
+// for the same settings (0 keeps the matrix's value), before there is a
+// matrix to apply them to: a resumed run checks its flags too.
+func (o Override) Check() error {
+	bad := func(format string, args ...any) error {
+		return &Error{File: OverrideFile, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case o.Boots < 0 || o.Boots > MaxBoots:
+		return bad("boots: %d is out of range 1..%d", o.Boots, MaxBoots)
+	case o.CPUs < 0 || o.CPUs > MaxCPUs:
+		return bad("cpus: %d is out of range 1..%d", o.CPUs, MaxCPUs)
+	case o.Memory < 0 || o.Memory > 0 && o.Memory < MinMemory:
+		return bad("memory: %d MiB is too little (at least %d)", o.Memory, MinMemory)
+	case o.Timeout < 0:
+		return bad("timeout: %s: want a positive duration", o.Timeout)
+	}
+	return CheckMirror(o.Mirror)
+}
+
 // OverrideFile is the file name errors give for a value an Override set.
 const OverrideFile = "flags"
 
@@ -38,6 +58,9 @@ const OverrideFile = "flags"
 // defaults are filled, scenario parameters follow a new profile, and a bad
 // value is an *Error.
 func (m *Matrix) Apply(o Override) error {
+	if err := o.Check(); err != nil {
+		return err
+	}
 	if o.Boots != 0 {
 		m.Boots = o.Boots
 	}

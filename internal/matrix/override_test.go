@@ -88,3 +88,17 @@ func equalJSON(t *testing.T, a, b any) bool {
 	t.Helper()
 	return fmt.Sprintf("%+v", a) == fmt.Sprintf("%+v", b)
 }
+
+// TestOverrideCheck: flags are held to the ranges of the matrix file, zero
+// keeping the matrix's value.
+func TestOverrideCheck(t *testing.T) {
+	for _, o := range []Override{{Boots: -1}, {Boots: MaxBoots + 1}, {CPUs: -1}, {Memory: 64}, {Timeout: -time.Second}, {Mirror: "ftp://x"}} {
+		m, _ := Default()
+		if err := m.Apply(o); err == nil {
+			t.Errorf("Apply(%+v) = nil, want an out-of-range error", o)
+		}
+	}
+	if err := (Override{}).Check(); err != nil {
+		t.Errorf("Override{}.Check() = %v, want nil (keep the matrix's values)", err)
+	}
+}
