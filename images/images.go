@@ -378,7 +378,7 @@ func (b *Builder) resolveModules(k *kernels.Kernel, names []string, img *Image) 
 			}
 			continue
 		}
-		mods, err := b.closure(k.ModulesDir, name)
+		mods, err := b.closure(k, name)
 		if err != nil {
 			if requiredModules[name] {
 				return nil, fmt.Errorf("kernel %s lacks %s, which the results port needs (neither built in nor a module): %w", kernelName(k), name, err)
@@ -399,7 +399,8 @@ func (b *Builder) resolveModules(k *kernels.Kernel, names []string, img *Image) 
 // closure resolves one module name in a modules tree, remembering the
 // answer: walking a tree and decompressing modules to read their
 // dependencies costs tens of milliseconds per image otherwise.
-func (b *Builder) closure(dir, name string) ([]kernels.Module, error) {
+func (b *Builder) closure(k *kernels.Kernel, name string) ([]kernels.Module, error) {
+	dir := k.ModulesDir
 	key := closureKey{dir, name}
 	b.mu.Lock()
 	c, ok := b.closures[key]
@@ -412,7 +413,7 @@ func (b *Builder) closure(dir, name string) ([]kernels.Module, error) {
 	b.mu.Unlock()
 	if ix == nil {
 		var err error
-		if ix, err = kernels.IndexModules(dir); err != nil {
+		if ix, err = k.ModuleIndex(); err != nil {
 			return nil, err // not remembered: may be transient
 		}
 	}

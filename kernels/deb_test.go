@@ -39,7 +39,7 @@ func TestFromDeb(t *testing.T) {
 			if want := "lib/modules/" + testRelease; !strings.HasSuffix(filepath.ToSlash(k.ModulesDir), want) {
 				t.Errorf("FromDeb() ModulesDir = %q, want .../%s", k.ModulesDir, want)
 			}
-			mods, builtin, err := k.Modules("mod_a")
+			mods, builtin, err := k.modules("mod_a")
 			var names []string
 			for _, m := range mods {
 				names = append(names, m.Name)
@@ -269,7 +269,7 @@ func TestFromDebReal(t *testing.T) {
 			if k.Preemption() == "" {
 				t.Errorf("Preemption() = \"\" with config of %d entries", len(k.Config))
 			}
-			mods, builtin, err := k.Modules("virtio_console", "pvpanic_mmio")
+			mods, builtin, err := k.modules("virtio_console", "pvpanic_mmio")
 			if err != nil {
 				t.Fatalf("Modules() error = %v", err)
 			}

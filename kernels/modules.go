@@ -176,23 +176,19 @@ func (ix *ModuleIndex) Closure(names ...string) (mods []Module, builtin []string
 	return mods, builtin, nil
 }
 
-// Modules resolves the named modules of k: see ModuleIndex.Closure. It walks
-// the modules tree on each call; keep a ModuleIndex to resolve repeatedly.
-func (k *Kernel) Modules(names ...string) (mods []Module, builtin []string, err error) {
+// ModuleIndex reads k's modules tree; errors name k's release.
+func (k *Kernel) ModuleIndex() (*ModuleIndex, error) {
 	if k.ModulesDir == "" {
-		if len(names) == 0 {
-			return nil, nil, nil
-		}
-		return nil, nil, fmt.Errorf("module %s in %s: kernel has no modules dir: %w", ModuleName(names[0]), k.Release, ErrUnknownModule)
+		return nil, fmt.Errorf("kernel %s has no modules dir: %w", k.Release, ErrUnknownModule)
 	}
 	ix, err := IndexModules(k.ModulesDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if k.Release != "" {
 		ix.release = k.Release
 	}
-	return ix.Closure(names...)
+	return ix, nil
 }
 
 // ModulesDep writes modules.dep for mods, in their order: "rel/path.ko:

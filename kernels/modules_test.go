@@ -65,7 +65,7 @@ func TestModules(t *testing.T) {
 	k := &Kernel{Release: testRelease, ModulesDir: dir}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.names, ","), func(t *testing.T) {
-			mods, builtin, err := k.Modules(tt.names...)
+			mods, builtin, err := k.modules(tt.names...)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Modules(%q) error = %v, want one containing %q", tt.names, err, tt.wantErr)
@@ -80,10 +80,10 @@ func TestModules(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := k.Modules("nope"); !errors.Is(err, ErrUnknownModule) {
+	if _, _, err := k.modules("nope"); !errors.Is(err, ErrUnknownModule) {
 		t.Errorf("Modules(nope) error = %v, want ErrUnknownModule", err)
 	}
-	if _, _, err := (&Kernel{Release: "x"}).Modules("mod_a"); !errors.Is(err, ErrUnknownModule) {
+	if _, _, err := (&Kernel{Release: "x"}).modules("mod_a"); !errors.Is(err, ErrUnknownModule) {
 		t.Errorf("Modules() without a modules dir: error = %v, want ErrUnknownModule", err)
 	}
 }
@@ -94,7 +94,7 @@ func TestModulesNotAModule(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "trunc.ko.xz"), compress(t, ".xz", fakeModule(t, "depends="))[:20], 0o644))
 	k := &Kernel{Release: "r", ModulesDir: dir}
 	for _, name := range []string{"junk", "trunc"} {
-		if _, _, err := k.Modules(name); err == nil || !strings.Contains(err.Error(), "module "+name) {
+		if _, _, err := k.modules(name); err == nil || !strings.Contains(err.Error(), "module "+name) {
 			t.Errorf("Modules(%s) error = %v, want one naming the module", name, err)
 		}
 	}
