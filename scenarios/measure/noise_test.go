@@ -38,7 +38,7 @@ func TestNoise(t *testing.T) {
 	if n.Switches < 100 || n.Window < int64(150*time.Millisecond) {
 		t.Errorf("Noise = %+v, want at least 100 switches of the sleeping thread over ~200 ms", n)
 	}
-	if n.Invalid() == "" && n.PerSecond() > NoiseMaxSwitches {
+	if n.Invalid() == "" && n.PerSecond() > NoiseMaxSwitches && n.Window >= NoiseMinWindow {
 		t.Errorf("Noise %+v above the bound but Invalid() = \"\"", n)
 	}
 	ms := n.Metrics("v")
@@ -56,6 +56,8 @@ func TestNoiseBounds(t *testing.T) {
 		{Noise{Window: sec, Switches: 300, CPU: sec / 100}, ""},
 		{Noise{Window: sec, Switches: 3500}, "switched 3500 times a second"},
 		{Noise{Window: sec, Switches: 10, CPU: sec / 5}, ""}, // CPU time is recorded, not bounded
+		{Noise{Window: sec / 20, Switches: 75}, ""},          // 1500/s over 50 ms: the runtime's start, not judged
+		{Noise{Window: sec / 4, Switches: 375}, "switched 1500 times a second"},
 	} {
 		if got := tt.n.Invalid(); (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%+v.Invalid() = %q, want %q", tt.n, got, tt.want)
