@@ -40,23 +40,42 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkJobNames(*name, *image, *configMap, *claim, *runID, *cpus, *mem); err != nil {
 		return badInput(fmt.Errorf("k8s-job: %w", err))
 	}
+	job := buildJob(jobSpec{name: *name, image: *image, shards: *shards, parallel: *parallel, configMap: *configMap, claim: *claim, runID: *runID, seed: *seed, cpus: *cpus, mem: *mem})
+	fmt.Fprintf(stdout, "# kvet: %d shards of one matrix run. After the Job completes:\n#   kvet merge -out merged /results/%s/shard-*\n", *shards, *runID)
+	enc := yaml.NewEncoder(stdout)
+	enc.SetIndent(2)
+	if err := enc.Encode(job); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// jobSpec is what the manifest is made of, checked.
+type jobSpec struct {
+	name, image, configMap, claim, runID, cpus, mem string
+	shards, parallel                                int
+	seed                                            int64
+}
+
+// buildJob is the Indexed Job that runs one shard per completion index.
+func buildJob(j jobSpec) map[string]any {
 	// Values reach the script as environment variables, never as its text:
 	// nothing the user types is parsed by the shell.
 	env := []any{
 		map[string]any{"name": "XDG_CACHE_HOME", "value": "/cache"},
-		map[string]any{"name": "KVET_RUN_ID", "value": *runID},
-		map[string]any{"name": "KVET_SEED", "value": strconv.FormatInt(*seed, 10)},
-		map[string]any{"name": "KVET_SHARDS", "value": strconv.Itoa(*shards)},
+		map[string]any{"name": "KVET_RUN_ID", "value": j.runID},
+		map[string]any{"name": "KVET_SEED", "value": strconv.FormatInt(j.seed, 10)},
+		map[string]any{"name": "KVET_SHARDS", "value": strconv.Itoa(j.shards)},
 	}
-	res := map[string]any{"cpu": *cpus, "memory": *mem, "devices.kubevirt.io/kvm": "1"}
-	job := map[string]any{
+	res := map[string]any{"cpu": j.cpus, "memory": j.mem, "devices.kubevirt.io/kvm": "1"}
+	return map[string]any{
 		"apiVersion": "batch/v1",
 		"kind":       "Job",
-		"metadata":   map[string]any{"name": *name, "labels": map[string]any{"app": "kvet"}},
+		"metadata":   map[string]any{"name": j.name, "labels": map[string]any{"app": "kvet"}},
 		"spec": map[string]any{
 			"completionMode": "Indexed",
-			"completions":    *shards,
-			"parallelism":    *parallel,
+			"completions":    j.shards,
+			"parallelism":    j.parallel,
 			// Each shard is retried on its own, resuming its directory;
 			// bad input (exit 2) fails the shard at once, and a node
 			// drained under it costs no retry.
@@ -68,7 +87,7 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 					"restartPolicy": "Never",
 					"containers": []any{map[string]any{
 						"name":    "kvet",
-						"image":   *image,
+						"image":   j.image,
 						"command": []string{"/bin/sh", "-c", shardScript},
 						// /dev/kvm comes from the node through a device plugin
 						// (KubeVirt's exposes devices.kubevirt.io/kvm); without
@@ -78,19 +97,12 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 						"volumeMounts": []any{map[string]any{"name": "matrix", "mountPath": "/matrix"}, map[string]any{"name": "results", "mountPath": "/results"}, map[string]any{"name": "cache", "mountPath": "/cache"}},
 					}},
 					"volumes": []any{
-						map[string]any{"name": "matrix", "configMap": map[string]any{"name": *configMap}},
-						map[string]any{"name": "results", "persistentVolumeClaim": map[string]any{"claimName": *claim}},
+						map[string]any{"name": "matrix", "configMap": map[string]any{"name": j.configMap}},
+						map[string]any{"name": "results", "persistentVolumeClaim": map[string]any{"claimName": j.claim}},
 						map[string]any{"name": "cache", "emptyDir": map[string]any{}},
 					},
 				},
 			},
 		},
 	}
-	fmt.Fprintf(stdout, "# kvet: %d shards of one matrix run. After the Job completes:\n#   kvet merge -out merged /results/%s/shard-*\n", *shards, *runID)
-	enc := yaml.NewEncoder(stdout)
-	enc.SetIndent(2)
-	if err := enc.Encode(job); err != nil {
-		return err
-	}
-	return enc.Close()
 }
