@@ -30,3 +30,15 @@ func TestAnswer(t *testing.T) {
 		t.Errorf("answer = \n%s\nwant moved's regressions b (+100%%) then a (+30%%), then the improvement c", text)
 	}
 }
+
+// TestKernelsInMatrixOrder: the comparison lists kernels as the matrix
+// does, whatever order their boots ran in.
+func TestKernelsInMatrixOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	boots := append(append(bootsOf("base", 2, 0, r, lognormal("a.p50", 100, 0.02)),
+		bootsOf("second", 2, 1, r, lognormal("a.p50", 100, 0.02))...), bootsOf("first", 2, 3, r, lognormal("a.p50", 100, 0.02))...)
+	c := Compare("base", boots, CompareOptions{Kernels: []Kernel{{Name: "base"}, {Name: "first"}, {Name: "second"}}})
+	if len(c.Kernels) != 2 || c.Kernels[0].Kernel != "first" || c.Kernels[1].Kernel != "second" {
+		t.Errorf("kernels = %v, want first, second", []string{c.Kernels[0].Kernel, c.Kernels[1].Kernel})
+	}
+}

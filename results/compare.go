@@ -387,6 +387,17 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 			baseKernel = &opt.Kernels[i]
 		}
 	}
+	// Kernels in the matrix's order when it is known, else as they booted.
+	rank := map[string]int{}
+	for i, k := range opt.Kernels {
+		rank[k.Name] = i + 1
+	}
+	slices.SortStableFunc(order, func(a, b string) int {
+		if rank[a] == 0 || rank[b] == 0 {
+			return 0
+		}
+		return rank[a] - rank[b]
+	})
 	for _, name := range order {
 		if name == baseline {
 			continue
