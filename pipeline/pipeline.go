@@ -154,6 +154,8 @@ func Prepare(ctx context.Context, o Options) (_ *Run, err error) {
 		}
 	} else if r.Matrix = o.Matrix; r.Matrix == nil {
 		return nil, badInput(errors.New("run: no matrix"))
+	} else if r.Matrix.Adaptive() && o.Shard.N > 1 {
+		return nil, badInput(errors.New("run: boots: auto cannot be sharded: the shards of a run share a fixed plan (give --boots N)"))
 	}
 	self, cache, err := r.machinery()
 	if err != nil {

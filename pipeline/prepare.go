@@ -165,9 +165,12 @@ func (r *Run) create(host results.Host) error {
 	}
 	r.Record = &results.Run{
 		ID: id, Created: time.Now().UTC(), Host: host, Accel: r.Accel, Baseline: baseline,
-		Kernels: kernelInfos(r.kernels, r.specs), Boots: m.Boots, Profile: m.Profile, Seed: m.Seed,
-		Plan: runner.PlanBoots(names, m.Boots, m.Seed), Matrix: string(matrixYAML), Shard: r.opts.Shard.String(),
+		Kernels: kernelInfos(r.kernels, r.specs), Boots: m.FirstRound(), Profile: m.Profile, Seed: m.Seed,
+		Plan: runner.PlanBoots(names, m.FirstRound(), m.Seed), Matrix: string(matrixYAML), Shard: r.opts.Shard.String(),
 		Parallel: r.Parallel, Isolate: r.opts.Isolate, Pinned: r.cpuSets != nil,
+	}
+	if m.Adaptive() {
+		r.Record.Adaptive = &results.Adaptive{Round: m.Round, MaxBoots: m.MaxBoots, Budget: time.Duration(m.Budget)}
 	}
 	out := r.opts.Out
 	if out == "" {

@@ -14,7 +14,15 @@ import (
 )
 
 // Planned is how many boots Run will run or skip: the plan, or its shard.
-func (r *Run) Planned() int { return len(r.opts.Shard.Select(r.Record.Plan)) }
+// An adaptive run plans more as it goes: Planned is the plan so far.
+func (r *Run) Planned() int {
+	plan := r.Record.Plan
+	if r.Record.Adaptive != nil {
+		looks, _ := r.Dir.Looks()
+		plan = results.FullPlan(r.Record, looks)
+	}
+	return len(r.opts.Shard.Select(plan))
+}
 
 // Run boots the plan (its shard), Parallel guests at a time, recording each
 // boot in the run directory as it ends; boots recorded already are skipped.
@@ -24,8 +32,18 @@ func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summa
 		Parallel: r.Parallel, Retries: r.opts.Retries, Confirm: r.opts.Confirm, Dir: r.Dir, OnEvent: onEvent, CPUSets: r.cpuSets, SpareCPUs: r.spare,
 		Launch: r.launch,
 	}
-	sum, err := pool.Run(ctx, r.opts.Shard.Select(r.Record.Plan))
+	var sum runner.Summary
+	var err error
+	if r.Record.Adaptive != nil {
+		sum, err = r.runAdaptive(ctx, pool)
+	} else {
+		sum, err = pool.Run(ctx, r.opts.Shard.Select(r.Record.Plan))
+	}
 	r.infraErr = sum.InfraErrors > 0
+	var pe *Error
+	if errors.As(err, &pe) {
+		return sum, err
+	}
 	if errors.Is(err, context.Canceled) {
 		return sum, infra(fmt.Errorf("interrupted: %d boots recorded in %s; continue with: kvet run --resume %s", sum.Ran+sum.Skipped, r.Dir.Path, r.Dir.Path))
 	}
@@ -108,7 +126,9 @@ func (r *Run) Finish() (*Report, error) {
 			return nil, badInput(err)
 		}
 	}
-	rep.Comparison = results.Compare(r.Record.Baseline, boots, results.CompareOptions{Thresholds: r.Matrix.ThresholdMap(), Kernels: r.Record.Kernels})
+	if rep.Comparison, err = results.CompareRun(r.Dir, r.Record, boots, r.Matrix.ThresholdMap()); err != nil {
+		return nil, badInput(err)
+	}
 	if err := results.WriteReports(r.Dir, r.Record, boots, rep.Comparison); err != nil {
 		return nil, infra(fmt.Errorf("writing reports: %w", err))
 	}

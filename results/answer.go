@@ -27,6 +27,9 @@ func Answer(c *Comparison) []string {
 	if len(c.Kernels) == 0 {
 		out = append(out, fmt.Sprintf("nothing to compare: only the baseline %s", c.Baseline))
 	}
+	if c.Looks > 0 {
+		out = append(out, wrap(fmt.Sprintf("boots: auto, %s: ", plural(c.Looks, "look")), c.Stop)...)
+	}
 	return out
 }
 
@@ -60,6 +63,9 @@ func kernelAnswer(c *Comparison, k *KernelResult) []string {
 		what = append(what, "nothing changed")
 	case len(k.Faults) == 0:
 		what = append(what, "no change decided")
+	}
+	if k.Look > 0 {
+		what = append(what, fmt.Sprintf("at look %d, %d boots, alpha %.2g", k.Look, k.Boots.OK, k.Alpha))
 	}
 	out := []string{fmt.Sprintf("%s vs %s: %s: %s", k.Kernel, c.BaselineOf(k), strings.ToUpper(string(k.Overall())), strings.Join(what, ", "))}
 	for _, f := range k.Faults {
@@ -97,6 +103,9 @@ func decideHint(c *Comparison, k *KernelResult) string {
 		base = k.BaseBoots.OK
 	}
 	n := min(k.Boots.OK, base)
+	if c.Looks > 0 && c.Stop != "" && c.Stop != StopAllDecided {
+		return "the run stopped booting (see below)"
+	}
 	if k.BootsNeeded > n {
 		return fmt.Sprintf("%d more boots of each kernel could decide them (needs %d, has %d)", k.BootsNeeded-n, k.BootsNeeded, n)
 	}

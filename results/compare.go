@@ -90,6 +90,10 @@ type Comparison struct {
 	// Notes are caveats about the whole comparison (TCG timings, a baseline
 	// that panics).
 	Notes []string `json:"notes,omitempty"`
+	// Looks is how many times an adaptive run looked at its boots, and
+	// Stop why it booted no more.
+	Looks int    `json:"looks,omitempty"`
+	Stop  string `json:"stop,omitempty"`
 }
 
 // BootCounts counts a kernel's boots by outcome.
@@ -161,10 +165,15 @@ type KernelResult struct {
 	// BootsNeeded is how many boots per kernel the exact rank test needs to
 	// reach a primary metric's share of Alpha (the t-tests on log
 	// values and the count tests have no such floor).
-	BootsNeeded int            `json:"boots_needed,omitempty"`
-	Metrics     []MetricResult `json:"metrics"`
-	Changes     []Change       `json:"changes,omitempty"`
-	Notes       []string       `json:"notes,omitempty"`
+	BootsNeeded int `json:"boots_needed,omitempty"`
+	// Look is the look of an adaptive run whose comparison holds this
+	// kernel's verdicts, and Alpha the level that look tested at (its share
+	// of the run's alpha).
+	Look    int            `json:"look,omitempty"`
+	Alpha   float64        `json:"alpha,omitempty"`
+	Metrics []MetricResult `json:"metrics"`
+	Changes []Change       `json:"changes,omitempty"`
+	Notes   []string       `json:"notes,omitempty"`
 }
 
 // Scale says how a metric's shift is estimated.

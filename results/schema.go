@@ -189,14 +189,16 @@ type Host struct {
 
 // Run is run.json: what a run is, written once when it starts.
 type Run struct {
-	Schema   int         `json:"schema"`
-	ID       string      `json:"id"`
-	Created  time.Time   `json:"created"`
-	Host     Host        `json:"host"`
-	Accel    string      `json:"accel"` // accelerator chosen for the run
-	Baseline string      `json:"baseline"`
-	Kernels  []Kernel    `json:"kernels"`
-	Boots    int         `json:"boots"` // per kernel
+	Schema   int       `json:"schema"`
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	Host     Host      `json:"host"`
+	Accel    string    `json:"accel"` // accelerator chosen for the run
+	Baseline string    `json:"baseline"`
+	Kernels  []Kernel  `json:"kernels"`
+	Boots    int       `json:"boots"` // per kernel; an adaptive run's first round
+	// Adaptive is set for boots: auto; its looks are in looks.json.
+	Adaptive *Adaptive   `json:"adaptive,omitempty"`
 	Profile  string      `json:"profile"`
 	Seed     int64       `json:"seed"`
 	Plan     []PlanEntry `json:"plan"`

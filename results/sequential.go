@@ -210,6 +210,11 @@ func Final(looks []Look, comparisons []*Comparison) *Comparison {
 		c := comparisons[at-1]
 		for _, kr := range c.Kernels {
 			if kr.Kernel == k.Kernel {
+				kr.Look, kr.Alpha = at, looks[at-1].kernel(k.Kernel).Alpha
+				if kr.BaseBoots == nil && c != last {
+					base := c.BaselineBoots // the baseline's boots at that look
+					kr.BaseBoots = &base
+				}
 				out.Kernels = append(out.Kernels, kr)
 			}
 		}
@@ -217,6 +222,15 @@ func Final(looks []Look, comparisons []*Comparison) *Comparison {
 	}
 	out.BaselineBoots, out.BaselineAccel = last.BaselineBoots, last.BaselineAccel
 	return out
+}
+
+func (l Look) kernel(name string) KernelLook {
+	for _, k := range l.Kernels {
+		if k.Kernel == name {
+			return k
+		}
+	}
+	return KernelLook{}
 }
 
 func appendNew(s []string, add ...string) []string {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kvet/kvet/internal/matrix"
 )
 
 func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -19,6 +21,7 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	claim := fs.String("results-claim", "kvet-results", "PersistentVolumeClaim for the run directories")
 	runID := fs.String("run-id", "run-1", "run directory name under the results volume; shards write RUNID/shard-I")
 	seed := fs.Int64("seed", 1, "plan seed: every shard must use the same one")
+	boots := fs.Int("boots", 3, "boots per kernel: the shards of a run share a fixed plan (boots: auto does not shard)")
 	cpus := fs.String("cpu", "4", "CPU request and limit per shard")
 	mem := fs.String("memory", "8Gi", "memory request and limit per shard")
 	if _, err := parse(fs, args); err != nil {
@@ -31,6 +34,9 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *shards < 1 {
 		return badInputf("k8s-job: --shards must be at least 1")
 	}
+	if *boots < 1 || *boots > matrix.MaxBoots {
+		return badInputf("k8s-job: --boots %d is out of range 1..%d", *boots, matrix.MaxBoots)
+	}
 	if *parallel < 0 {
 		return badInputf("k8s-job: --parallelism %d is negative", *parallel)
 	}
@@ -40,7 +46,7 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := checkJobNames(*name, *image, *configMap, *claim, *runID, *cpus, *mem); err != nil {
 		return badInput(fmt.Errorf("k8s-job: %w", err))
 	}
-	job := buildJob(jobSpec{name: *name, image: *image, shards: *shards, parallel: *parallel, configMap: *configMap, claim: *claim, runID: *runID, seed: *seed, cpus: *cpus, mem: *mem})
+	job := buildJob(jobSpec{name: *name, image: *image, shards: *shards, parallel: *parallel, configMap: *configMap, claim: *claim, runID: *runID, seed: *seed, boots: *boots, cpus: *cpus, mem: *mem})
 	fmt.Fprintf(stdout, "# kvet: %d shards of one matrix run. After the Job completes:\n#   kvet merge -out merged /results/%s/shard-*\n", *shards, *runID)
 	enc := yaml.NewEncoder(stdout)
 	enc.SetIndent(2)
@@ -53,7 +59,7 @@ func cmdK8sJob(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // jobSpec is what the manifest is made of, checked.
 type jobSpec struct {
 	name, image, configMap, claim, runID, cpus, mem string
-	shards, parallel                                int
+	shards, parallel, boots                         int
 	seed                                            int64
 }
 
@@ -66,6 +72,7 @@ func buildJob(j jobSpec) map[string]any {
 		map[string]any{"name": "KVET_RUN_ID", "value": j.runID},
 		map[string]any{"name": "KVET_SEED", "value": strconv.FormatInt(j.seed, 10)},
 		map[string]any{"name": "KVET_SHARDS", "value": strconv.Itoa(j.shards)},
+		map[string]any{"name": "KVET_BOOTS", "value": strconv.Itoa(j.boots)},
 	}
 	res := map[string]any{"cpu": j.cpus, "memory": j.mem, "devices.kubevirt.io/kvm": "1"}
 	return map[string]any{

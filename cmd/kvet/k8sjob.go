@@ -18,7 +18,7 @@ out="/results/$KVET_RUN_ID/shard-$i"
 if [ -f "$out/run.json" ]; then
   exec kvet run --resume "$out" --events json --fail-on none
 fi
-exec kvet run /matrix/matrix.yaml --seed "$KVET_SEED" --run-id "$KVET_RUN_ID" --shard "$i/$KVET_SHARDS" --out "$out" --events json --fail-on none`
+exec kvet run /matrix/matrix.yaml --seed "$KVET_SEED" --boots "$KVET_BOOTS" --run-id "$KVET_RUN_ID" --shard "$i/$KVET_SHARDS" --out "$out" --events json --fail-on none`
 
 // podFailurePolicy fails a shard without retries when kvet says its input is
 // bad (exit 2, or 1 should a verdict fail it): retrying cannot help. Exit 3

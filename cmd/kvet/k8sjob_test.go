@@ -83,7 +83,7 @@ func TestK8sJobManifestIsABatchV1Job(t *testing.T) {
 	for _, e := range s.Template.Spec.Containers[0].Env {
 		env[e.Name] = e.Value
 	}
-	if env["KVET_RUN_ID"] != "nightly-2026.12.04" || env["KVET_SEED"] != "42" || env["KVET_SHARDS"] != "4" {
+	if env["KVET_RUN_ID"] != "nightly-2026.12.04" || env["KVET_SEED"] != "42" || env["KVET_SHARDS"] != "4" || env["KVET_BOOTS"] != "3" {
 		t.Errorf("env = %v, want the run id, seed and shards", env)
 	}
 	if cmd := strings.Join(s.Template.Spec.Containers[0].Command, " "); strings.Contains(cmd, "nightly") {
@@ -139,7 +139,7 @@ func TestK8sJobShardScriptResumes(t *testing.T) {
 		return lines[len(lines)-1]
 	}
 	shard := filepath.Join(results, "r1", "shard-2")
-	if got, want := run(), "run /matrix/matrix.yaml --seed 7 --run-id r1 --shard 2/3 --out "+shard+" --events json --fail-on none"; got != want {
+	if got, want := run(), "run /matrix/matrix.yaml --seed 7 --boots 3 --run-id r1 --shard 2/3 --out "+shard+" --events json --fail-on none"; got != want {
 		t.Errorf("first attempt ran kvet %s\nwant kvet %s", got, want)
 	}
 	os.MkdirAll(shard, 0o755)

@@ -30,7 +30,9 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.kernels, "kernel", "a kernel to boot: a linux-image .deb, a vmlinuz/bzImage, or a package name with an optional /SUITE as apt takes it (linux-image-cloud-amd64/trixie-backports) (repeatable; replaces the matrix's kernels, the first is the baseline)")
 	fs.Var(&f.scenarios, "scenario", "run only this scenario (repeatable)")
-	fs.IntVar(&f.Boots, "boots", 0, "boots per kernel (default: the matrix's, 3)")
+	fs.Var(&f.Boots, "boots", "boots per kernel, or auto: rounds of boots until every kernel is decided, max-boots or the budget (default: the matrix's, auto)")
+	fs.IntVar(&f.MaxBoots, "max-boots", 0, "with boots auto: the most boots per kernel (default: the matrix's, 9)")
+	fs.DurationVar(&f.Budget, "budget", 0, "with boots auto: no round starts that would end after this much booting time (default: the matrix's, 15m)")
 	fs.StringVar(&f.appendArgs, "append", "", "extra kernel parameters for every kernel")
 	fs.StringVar(&f.Accel, "accel", "", "auto, kvm or tcg (default: the matrix's, auto)")
 	fs.DurationVar(&f.Timeout, "timeout", 0, "time limit per boot (default: the matrix's, 10m)")

@@ -30,5 +30,5 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *metricsOnly {
 		return nil
 	}
-	return showVerdicts(stdout, run, boots)
+	return showVerdicts(stdout, d, run, boots)
 }

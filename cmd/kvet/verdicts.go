@@ -9,12 +9,15 @@ import (
 
 // showVerdicts prints the comparison of a run against its baseline, with the
 // thresholds of the run's own matrix.
-func showVerdicts(w io.Writer, run *results.Run, boots []*results.Boot) error {
+func showVerdicts(w io.Writer, d *results.Dir, run *results.Run, boots []*results.Boot) error {
 	if run.Shard != "" {
 		fmt.Fprintf(w, "\nshard %s of run %s: no verdicts until the shards are merged (kvet merge)\n", run.Shard, run.ID)
 		return nil
 	}
-	c := results.Compare(run.Baseline, boots, results.CompareOptions{Thresholds: runThresholds(run, w), Kernels: run.Kernels})
+	c, err := results.CompareRun(d, run, boots, runThresholds(run, w))
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	return results.WriteText(w, c, nil, colorful(w))
 }

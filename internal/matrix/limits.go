@@ -31,7 +31,10 @@ func (m *Matrix) explicitZero(ln lines) error {
 		value int
 		rng   string
 	}{
-		{"boots", m.Boots, "out of range 1..1000"},
+		{"boots", int(m.Boots), "out of range 1..1000 (or auto)"},
+		{"round", m.Round, "out of range 2..max_boots"},
+		{"max_boots", m.MaxBoots, "out of range 2..1000"},
+		{"budget", int(m.Budget), "not positive"},
 		{"cpus", m.CPUs, "out of range 1..64"},
 		{"memory", m.Memory, "too little (at least 128 MiB)"},
 		{"timeout", int(m.Timeout), "not positive"},

@@ -43,8 +43,15 @@ type Matrix struct {
 	kernels.Archive `yaml:",inline"`
 	// Baseline names the kernel every other is compared against (default: the first).
 	Baseline string `yaml:"baseline,omitempty"`
-	// Boots per kernel (default 3; 10 for a full comparison).
-	Boots int `yaml:"boots,omitempty"`
+	// Boots per kernel: a number, or auto (the default; see Auto).
+	Boots BootCount `yaml:"boots,omitempty"`
+	// Round is the boots per kernel of each round of an adaptive run
+	// (default 3), MaxBoots the most boots a kernel gets in one (default
+	// 9), and Budget the time after which no new round starts (default
+	// 15m). They go with boots: auto only.
+	Round    int      `yaml:"round,omitempty"`
+	MaxBoots int      `yaml:"max_boots,omitempty"`
+	Budget   Duration `yaml:"budget,omitempty"`
 	// Profile is quick (seconds per scenario) or full (minutes). Default quick.
 	Profile string `yaml:"profile,omitempty"`
 	// Accel is auto, kvm or tcg (default auto).
@@ -272,7 +279,6 @@ func locate(root *yaml.Node) lines {
 
 // Defaults.
 const (
-	DefaultBoots   = 3
 	DefaultCPUs    = runner.DefaultCPUs
 	DefaultMemory  = runner.DefaultMemoryMB
 	DefaultTimeout = Duration(runner.DefaultTimeout)
@@ -294,11 +300,8 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	if len(m.Kernels) > MaxKernels {
 		return bad("kernels", "%d kernels: at most %d", len(m.Kernels), MaxKernels)
 	}
-	if m.Boots == 0 {
-		m.Boots = DefaultBoots
-	}
-	if m.Boots < 1 || m.Boots > MaxBoots {
-		return bad("boots", "boots: %d is out of range 1..%d", m.Boots, MaxBoots)
+	if err := m.fillBoots(bad); err != nil {
+		return err
 	}
 	if m.Profile == "" {
 		m.Profile = scenarios.Quick

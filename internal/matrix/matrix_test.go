@@ -11,7 +11,8 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 	}{
 		{"unknown top field", "kernels:\n  - name: a\n    package: p\nbots: 3\n", "m.yaml:4: field bots not found"},
 		{"unknown kernel field", "kernels:\n  - name: a\n    pakage: p\n", "m.yaml:3: field pakage not found"},
-		{"wrong type", "boots: many\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: cannot unmarshal"},
+		{"wrong type", "cpus: many\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: cannot unmarshal"},
+		{"boots not a number", "boots: many\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: boots: \"many\": want auto or a number"},
 		{"no source", "kernels:\n  - name: a\n", "m.yaml:2: kernel 1: a: no source"},
 		{"two sources", "kernels:\n  - name: a\n    package: p\n    deb: x.deb\n", "m.yaml:2: kernel 1: a: several sources (package, deb)"},
 		{"url without sha", "kernels:\n  - name: a\n    deb: https://example.org/k.deb\n", "needs sha256"},
@@ -47,7 +48,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Baseline != "a" || m.Boots != DefaultBoots || m.Profile != "quick" || m.Accel != "auto" || m.CPUs != DefaultCPUs {
+	if m.Baseline != "a" || m.Boots != Auto || m.Round != DefaultRound || m.MaxBoots != DefaultMaxBoots || m.Budget != DefaultBudget || m.Profile != "quick" || m.Accel != "auto" || m.CPUs != DefaultCPUs {
 		t.Errorf("defaults = baseline %q boots %d profile %q accel %q cpus %d", m.Baseline, m.Boots, m.Profile, m.Accel, m.CPUs)
 	}
 	if got := m.Kernels[1].Sysctl["net.ipv4.tcp_slow_start_after_idle"]; got != "0" {
@@ -105,7 +106,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("scenarios:\n  - name: timer\n    params: {duration: 1s}\nkernels: [{name: a, deb: x}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse("f.yaml", data)
-		if err == nil && (len(m.Kernels) == 0 || m.Boots < 1) {
+		if err == nil && (len(m.Kernels) == 0 || m.FirstRound() < 1 || m.Adaptive() && m.MaxBoots < m.Round) {
 			t.Errorf("Parse accepted a matrix without kernels or boots")
 		}
 	})

@@ -16,16 +16,19 @@ import (
 // Override replaces values of a matrix, as the command line does; a zero
 // field keeps the matrix's value.
 type Override struct {
-	Boots   int
-	Accel   string
-	Timeout time.Duration
-	Profile string
-	CPUs    int
-	Memory  int
-	Seed    int64
-	Mirror  string
-	Suite   string
-	Keyring string
+	// Boots is a number or Auto; MaxBoots and Budget go with Auto.
+	Boots    BootCount
+	MaxBoots int
+	Budget   time.Duration
+	Accel    string
+	Timeout  time.Duration
+	Profile  string
+	CPUs     int
+	Memory   int
+	Seed     int64
+	Mirror   string
+	Suite    string
+	Keyring  string
 	// Scenarios keeps only these scenarios, in this order; a name the
 	// matrix does not list runs with its defaults.
 	Scenarios []string
@@ -39,8 +42,12 @@ func (o Override) Check() error {
 		return &Error{File: OverrideFile, Msg: fmt.Sprintf(format, args...)}
 	}
 	switch {
-	case o.Boots < 0 || o.Boots > MaxBoots:
-		return bad("boots: %d is out of range 1..%d", o.Boots, MaxBoots)
+	case o.Boots < 0 && o.Boots != Auto || o.Boots > MaxBoots:
+		return bad("boots: %d is out of range 1..%d (or auto)", o.Boots, MaxBoots)
+	case o.MaxBoots < 0 || o.MaxBoots > MaxBoots:
+		return bad("max_boots: %d is out of range 2..%d", o.MaxBoots, MaxBoots)
+	case o.Budget < 0:
+		return bad("budget: %s: want a positive duration", o.Budget)
 	case o.CPUs < 0 || o.CPUs > MaxCPUs:
 		return bad("cpus: %d is out of range 1..%d", o.CPUs, MaxCPUs)
 	case o.Memory < 0 || o.Memory > 0 && o.Memory < MinMemory:
@@ -61,8 +68,18 @@ func (m *Matrix) Apply(o Override) error {
 	if err := o.Check(); err != nil {
 		return err
 	}
-	if o.Boots != 0 {
-		m.Boots = o.Boots
+	if o.Boots > 0 { // a fixed number: the adaptive settings go
+		m.Boots, m.Round, m.MaxBoots, m.Budget = o.Boots, 0, 0, 0
+	}
+	if o.Boots == Auto && !m.Adaptive() {
+		m.Boots = Auto
+	}
+	if o.MaxBoots != 0 {
+		m.MaxBoots = o.MaxBoots
+		m.Round = min(m.Round, m.MaxBoots)
+	}
+	if o.Budget != 0 {
+		m.Budget = Duration(o.Budget)
 	}
 	if o.Accel != "" {
 		m.Accel = o.Accel

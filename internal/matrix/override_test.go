@@ -61,7 +61,7 @@ func TestFromKernelFiles(t *testing.T) {
 		got = append(got, k.Name+"="+k.Deb+k.Vmlinuz)
 	}
 	want := "6.1=/a/linux-image-6.1_6.1-1_amd64.deb bzImage=/b/bzImage bzImage-2=/c/bzImage"
-	if strings.Join(got, " ") != want || m.Baseline != "6.1" || m.Boots != DefaultBoots || len(m.Scenarios) == 0 {
+	if strings.Join(got, " ") != want || m.Baseline != "6.1" || m.Boots != Auto || len(m.Scenarios) == 0 {
 		t.Errorf("FromKernelFiles = %s (baseline %s, boots %d), want %s, baseline 6.1, defaults", strings.Join(got, " "), m.Baseline, m.Boots, want)
 	}
 	if _, err := FromKernelFiles(nil); err == nil {
@@ -92,7 +92,7 @@ func equalJSON(t *testing.T, a, b any) bool {
 // TestOverrideCheck: flags are held to the ranges of the matrix file, zero
 // keeping the matrix's value.
 func TestOverrideCheck(t *testing.T) {
-	for _, o := range []Override{{Boots: -1}, {Boots: MaxBoots + 1}, {CPUs: -1}, {Memory: 64}, {Timeout: -time.Second}, {Mirror: "ftp://x"}} {
+	for _, o := range []Override{{Boots: -2}, {Boots: MaxBoots + 1}, {MaxBoots: -1}, {Budget: -time.Second}, {Boots: 3, MaxBoots: 5}, {CPUs: -1}, {Memory: 64}, {Timeout: -time.Second}, {Mirror: "ftp://x"}} {
 		m, _ := Default()
 		if err := m.Apply(o); err == nil {
 			t.Errorf("Apply(%+v) = nil, want an out-of-range error", o)
