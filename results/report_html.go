@@ -41,7 +41,9 @@ type htmlPage struct {
 	Run          *Run
 	C            *Comparison
 	BaselineBoot string
-	Kernels      []htmlKernel
+	// Answer is the answer's lines, first on the page.
+	Answer  []string
+	Kernels []htmlKernel
 	Dists        []htmlPlot
 	Values       []htmlPlot
 }
@@ -63,11 +65,16 @@ td.l,th.l{text-align:left}
 .note{border-left:4px solid #e90;padding:.3em .6em;background:#fff8e8}
 .fault{border-left:4px solid #c00;padding:.3em .6em;background:#fee}
 svg{display:block;margin:.5em 0 1.5em}
+pre.answer{background:#f6f6f6;padding:.6em;white-space:pre-wrap;font-size:13px}
+table.changes td{overflow-wrap:anywhere;max-width:40em}
 svg text{font-size:11px;font-family:system-ui,sans-serif}
 </style>
 </head>
 <body>
 <h1>kvet: kernels against {{.C.Baseline}}</h1>
+<pre class="answer">{{range .Answer}}{{.}}
+{{end}}</pre>
+<nav><b>Contents:</b> {{range .Kernels}}<a href="#k-{{.Kernel}}">{{.Kernel}}</a> ({{.Verdict}}) &middot; {{end}}{{if .Dists}}<a href="#dists">latency distributions</a> &middot; {{end}}{{if .Values}}<a href="#values">per-boot values</a>{{end}}</nav>
 {{with .Run}}<p>Run <code>{{.ID}}</code>, created {{.Created.UTC.Format "2006-01-02 15:04 UTC"}}, profile {{.Profile}}, accel {{.Accel}}, {{.Boots}} boots per kernel, seed {{.Seed}}.<br>
 Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host.Kernel}}, QEMU {{.Host.QEMUVersion}}, kvet {{.Host.KvetVersion}}, {{.Host.GoVersion}}.</p>{{end}}
 <p>Baseline <b>{{.C.Baseline}}</b>: {{.BaselineBoot}}. A metric is a regression when the test on per-boot values is significant after Benjamini-Hochberg (q &le; {{.C.Alpha}}; weighted so that the primary metrics share 80% of it) and the whole confidence interval of the shift lies beyond the metric's threshold. The shift is the estimated ratio (of geometric means, of event rates for counts), not the ratio of the medians; each interval is at its achieved level.</p>
@@ -78,7 +85,7 @@ Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host
 {{range .Faults}}<p class="fault"><b>{{.}}</b>: {{.Reason}} ({{range $i, $b := .Boots}}{{if $i}}, {{end}}{{$b}}{{end}})</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
 {{if .Changes}}<h3>What changed</h3>
-<table><tr><th class="l">kind</th><th class="l">key</th><th class="l">baseline</th><th class="l">candidate</th></tr>
+<table class="changes"><tr><th class="l">kind</th><th class="l">key</th><th class="l">baseline</th><th class="l">candidate</th></tr>
 {{range .Changes}}<tr><td class="l">{{.Kind}}</td><td class="l"><code>{{.Key}}</code></td><td class="l">{{.Base}}</td><td class="l">{{.Cand}}</td></tr>
 {{end}}</table>{{end}}
 <h3>Metrics</h3>
@@ -86,12 +93,12 @@ Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host
 {{range .Rows}}<tr class="{{.Verdict}}"><td class="l"><code>{{.Key}}</code></td><td>{{.Base}}</td><td>{{.Cand}}</td><td>{{len .MetricResult.Base}}/{{len .MetricResult.Cand}}</td><td>{{.Change}}</td><td>{{.CI}}</td><td>{{.P}}</td><td>{{.Q}}</td><td class="l">{{.Verdict}}{{if .Reason}}: {{.Reason}}{{end}}</td></tr>
 {{end}}</table>
 {{end}}
-{{if .Dists}}<h2>Latency distributions</h2>
+{{if .Dists}}<h2 id="dists">Latency distributions</h2>
 <p>Percentile distributions of each kernel's boots merged (for the picture only: the verdicts compare per-boot values). Both axes are logarithmic.</p>
 {{range .Dists}}<h3>{{.Title}}</h3>
 {{.SVG}}
 {{end}}{{end}}
-{{if .Values}}<h2>Per-boot values</h2>
+{{if .Values}}<h2 id="values">Per-boot values</h2>
 <p>One dot per boot; the bar is the median, the shaded band the candidate's confidence interval implied by the shift estimate.</p>
 {{range .Values}}<h3>{{.Title}}</h3>
 {{.SVG}}
@@ -105,7 +112,7 @@ Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host
 // merged), and the per-boot values of every metric with the candidate's
 // confidence interval. run may be nil; boots supply the histograms.
 func WriteHTML(w io.Writer, c *Comparison, run *Run, boots []*Boot) error {
-	p := htmlPage{Run: run, C: c, BaselineBoot: bootsString(c.BaselineBoots)}
+	p := htmlPage{Run: run, C: c, BaselineBoot: bootsString(c.BaselineBoots), Answer: Answer(c)}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
 		hk := htmlKernel{KernelResult: k, Verdict: k.Overall(), Summary: summaryLine(k), Boots: bootsString(k.Boots), Changes: k.Changes}

@@ -19,8 +19,14 @@ import (
 //	                per-boot values, medians, primary, test, scale, ratio,
 //	                lo, hi, level, p, q, verdict, reason), changes[], notes
 //	notes           caveats about the whole comparison
+//
+// The document opens with "answer": the lines of the answer that every
+// report starts with (see Answer); a reader of the comparison ignores it.
 func WriteJSON(w io.Writer, c *Comparison) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
-	return e.Encode(c)
+	return e.Encode(struct {
+		Answer []string `json:"answer"`
+		*Comparison
+	}{Answer(c), c})
 }

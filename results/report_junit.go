@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 )
 
 type junitSuites struct {
@@ -12,6 +14,7 @@ type junitSuites struct {
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -20,8 +23,10 @@ type junitSuite struct {
 	Tests    int             `xml:"tests,attr"`
 	Failures int             `xml:"failures,attr"`
 	Skipped  int             `xml:"skipped,attr"`
+	Time     string          `xml:"time,attr"`
 	Props    []junitProperty `xml:"properties>property,omitempty"`
 	Cases    []junitCase     `xml:"testcase"`
+	Output   string          `xml:"system-out,omitempty"`
 }
 
 type junitProperty struct {
@@ -32,6 +37,7 @@ type junitProperty struct {
 type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	Output    string        `xml:"system-out,omitempty"`
@@ -44,15 +50,27 @@ type junitMessage struct {
 }
 
 // WriteJUnit renders the comparison as JUnit XML: a testsuite per candidate
-// kernel, a testcase for its boots and one per metric; regressions fail,
-// inconclusive, underpowered and not-comparable metrics are skipped.
-func WriteJUnit(w io.Writer, c *Comparison) error {
+// kernel whose system-out is the kernel's answer, a testcase for its boots
+// (timed by their walls) and one per judged metric; regressions fail,
+// inconclusive, underpowered and not-comparable metrics are skipped, info
+// metrics are not tests. The class name keeps a kernel version's dots out,
+// so that CI systems do not split it into packages.
+func WriteJUnit(w io.Writer, c *Comparison, bootList []*Boot) error {
 	out := junitSuites{Name: "kvet"}
+	var total time.Duration
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
-		s := junitSuite{Name: k.Kernel, Props: []junitProperty{{"baseline", c.BaselineOf(k)}, {"boots", bootsString(k.Boots)}}}
-		class := "kvet." + k.Kernel
-		boots := junitCase{Name: "boots", Classname: class, Output: bootsString(k.Boots)}
+		var wall time.Duration
+		for _, b := range bootList {
+			if b.Kernel == k.Kernel {
+				wall += b.Wall
+			}
+		}
+		total += wall
+		s := junitSuite{Name: k.Kernel, Time: seconds(wall), Props: []junitProperty{{"baseline", c.BaselineOf(k)}, {"boots", bootsString(k.Boots)}},
+			Output: strings.Join(kernelAnswer(c, k), "\n")}
+		class := "kvet." + strings.ReplaceAll(k.Kernel, ".", "_")
+		boots := junitCase{Name: "boots", Classname: class, Time: seconds(wall), Output: bootsString(k.Boots)}
 		if len(k.Faults) > 0 {
 			boots.Failure = &junitMessage{Message: k.Faults[0].String(), Type: string(Regression)}
 			for _, f := range k.Faults {
@@ -62,7 +80,10 @@ func WriteJUnit(w io.Writer, c *Comparison) error {
 		s.Cases = append(s.Cases, boots)
 		for j := range k.Metrics {
 			m := &k.Metrics[j]
-			tc := junitCase{Name: m.Key, Classname: class,
+			if m.Verdict == Informational {
+				continue
+			}
+			tc := junitCase{Name: m.Key, Classname: class, Time: seconds(0),
 				Output: fmt.Sprintf("baseline %s, candidate %s, shift %s, CI %s, p %s, q %s, n %d/%d, verdict %s",
 					medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit), changeString(m), ciString(m),
 					pString(m.P), pString(m.Q), len(m.Base), len(m.Cand), m.Verdict)}
@@ -92,6 +113,7 @@ func WriteJUnit(w io.Writer, c *Comparison) error {
 		out.Skipped += s.Skipped
 		out.Suites = append(out.Suites, s)
 	}
+	out.Time = seconds(total)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -103,3 +125,5 @@ func WriteJUnit(w io.Writer, c *Comparison) error {
 	_, err := io.WriteString(w, "\n")
 	return err
 }
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }

@@ -131,7 +131,7 @@ func TestRenderersGolden(t *testing.T) {
 		{"text-color", func(b *bytes.Buffer) error { return WriteText(b, c, run, true) }},
 		{"markdown", func(b *bytes.Buffer) error { return WriteMarkdown(b, c, run) }},
 		{"json", func(b *bytes.Buffer) error { return WriteJSON(b, c) }},
-		{"junit", func(b *bytes.Buffer) error { return WriteJUnit(b, c) }},
+		{"junit", func(b *bytes.Buffer) error { return WriteJUnit(b, c, nil) }},
 		{"html", func(b *bytes.Buffer) error { return WriteHTML(b, c, run, boots) }},
 		{"bench", func(b *bytes.Buffer) error { return WriteBenchmarks(b, "", boots) }},
 		{"hlog", func(b *bytes.Buffer) error { return WriteHistogramLog(b, "6.12", boots) }},
@@ -177,6 +177,9 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err := WriteJSON(&b, c); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(b.String(), "{\n  \"answer\": [\n    \""+Answer(c)[0]) {
+		t.Errorf("report.json does not open with the answer:\n%.200s", b.String())
+	}
 	var back Comparison
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatalf("json.Unmarshal: %v", err)
@@ -187,9 +190,12 @@ func TestJSONRoundTrip(t *testing.T) {
 }
 
 func TestJUnitCounts(t *testing.T) {
-	_, _, c := fixtureComparison(t)
+	_, boots, c := fixtureComparison(t)
+	for i, b := range boots {
+		b.Wall = time.Duration(i+1) * 1500 * time.Millisecond
+	}
 	var b bytes.Buffer
-	if err := WriteJUnit(&b, c); err != nil {
+	if err := WriteJUnit(&b, c, boots); err != nil {
 		t.Fatal(err)
 	}
 	var s junitSuites
@@ -203,9 +209,30 @@ func TestJUnitCounts(t *testing.T) {
 		if len(k.Faults) > 0 {
 			fails++
 		}
-		if suite.Name != k.Kernel || suite.Tests != len(k.Metrics)+1 || suite.Failures != fails || suite.Skipped != n[Inconclusive]+n[Underpowered]+n[NotComparable] {
+		tests := len(k.Metrics) + 1 - n[Informational]
+		var wall time.Duration
+		for _, b := range boots {
+			if b.Kernel == k.Kernel {
+				wall += b.Wall
+			}
+		}
+		if suite.Time != seconds(wall) || wall == 0 || suite.Cases[0].Time != suite.Time {
+			t.Errorf("junit suite %s: time %s, boots case %s; want the boots' wall %s", suite.Name, suite.Time, suite.Cases[0].Time, seconds(wall))
+		}
+		for _, tc := range suite.Cases {
+			if strings.Count(tc.Classname, ".") != 1 {
+				t.Errorf("junit class %q: a kernel's dots would split it into packages", tc.Classname)
+			}
+		}
+		if !strings.HasPrefix(suite.Output, k.Kernel+" vs ") {
+			t.Errorf("junit suite %s: system-out %q, want the kernel's answer first", suite.Name, suite.Output)
+		}
+		if n[Informational] == 0 && i == 0 {
+			t.Errorf("fixture has no info metric: the test cannot see them left out")
+		}
+		if suite.Name != k.Kernel || suite.Tests != tests || suite.Failures != fails || suite.Skipped != n[Inconclusive]+n[Underpowered]+n[NotComparable] {
 			t.Errorf("junit suite %d = %s %d tests %d failures %d skipped, want %s %d %d %d", i, suite.Name, suite.Tests, suite.Failures, suite.Skipped,
-				k.Kernel, len(k.Metrics)+1, fails, n[Inconclusive]+n[Underpowered]+n[NotComparable])
+				k.Kernel, tests, fails, n[Inconclusive]+n[Underpowered]+n[NotComparable])
 		}
 	}
 }
@@ -279,7 +306,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if err := WriteHTML(&b, c, run, boots); err != nil {
 		t.Fatal(err)
 	}
-	if m := regexp.MustCompile(`(?i)(src|href)=|https?://|@import|url\(`).Find(b.Bytes()); m != nil {
+	if m := regexp.MustCompile(`(?i)src=|href="[^#]|https?://|@import|url\(`).Find(b.Bytes()); m != nil {
 		t.Errorf("WriteHTML refers outside the file: %q", m)
 	}
 	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
@@ -323,6 +350,11 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	if !strings.Contains(dom, "kernel-panic in 1 of 8 boots") {
 		t.Errorf("chromium DOM lacks the kernel fault")
+	}
+	// The answer and the contents come before any section.
+	answer, nav, section := strings.Index(dom, `<pre class="answer">`+Answer(c)[0]), strings.Index(dom, `<nav>`), strings.Index(dom, "<h2")
+	if answer < 0 || nav < answer || section < nav || !strings.Contains(dom, `<a href="#k-6.12">`) {
+		t.Errorf("chromium DOM: answer at %d, contents at %d, first section at %d; want the answer, then the contents with links, then the sections", answer, nav, section)
 	}
 }
 

@@ -41,7 +41,7 @@ func Render(w io.Writer, format string, c *Comparison, run *Run, boots []*Boot, 
 	case "json":
 		return WriteJSON(w, c)
 	case "junit":
-		return WriteJUnit(w, c)
+		return WriteJUnit(w, c, boots)
 	case "html":
 		return WriteHTML(w, c, run, boots)
 	case "text", "":
@@ -63,7 +63,7 @@ func WriteReports(d *Dir, run *Run, boots []*Boot, c *Comparison) error {
 		render(ReportMarkdown, func(w io.Writer) error { return WriteMarkdown(w, c, run) }),
 		render(ReportJSON, func(w io.Writer) error { return WriteJSON(w, c) }),
 		render(ReportHTML, func(w io.Writer) error { return WriteHTML(w, c, run, boots) }),
-		render(ReportJUnit, func(w io.Writer) error { return WriteJUnit(w, c) }),
+		render(ReportJUnit, func(w io.Writer) error { return WriteJUnit(w, c, boots) }),
 		render(ReportBench, func(w io.Writer) error {
 			for _, k := range run.Kernels {
 				if err := WriteBenchmarks(w, k.Name, boots); err != nil {
