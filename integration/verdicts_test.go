@@ -45,12 +45,15 @@ func TestVerdicts(t *testing.T) {
 	// The same guest shape as the sysctl run below, so that kvet diff of the
 	// two runs compares like with like (the vCPU count moves the scheduler's
 	// base slice and hackbench).
-	m := writeMatrix(t, "boots: 3\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+"\n  - name: a2\n    deb: "+deb+"\n"+verdictScenarios)
+	m := writeMatrix(t, "boots: auto\nmax_boots: 4\nbudget: 1h\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+"\n  - name: a2\n    deb: "+deb+"\n"+verdictScenarios)
 	r := kvet(t, 12*time.Minute, "run", m, "--out", aa)
 	if r.code != 0 {
 		t.Fatalf("A/A kvet run = exit %d, want 0 (no regression)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	c := readReports(t, aa)
+	if c.Looks < 1 || c.Stop == "" {
+		t.Errorf("A/A under boots: auto: %d looks, stop %q; want the looks recorded", c.Looks, c.Stop)
+	}
 	for _, k := range c.Kernels {
 		for _, mr := range k.Metrics {
 			if mr.Verdict == results.Regression || mr.Verdict == results.Improvement {
@@ -62,10 +65,11 @@ func TestVerdicts(t *testing.T) {
 		}
 	}
 
-	// (b) the same kernel with net.ipv4.tcp_slow_start_after_idle=0, with
-	// enough boots for a verdict: 7 per kernel, two 1-vCPU guests at a time.
+	// (b) the same kernel with net.ipv4.tcp_slow_start_after_idle=0 under
+	// boots: auto, with at most the 7 boots per kernel that a fixed plan
+	// needs for a verdict, two 1-vCPU guests at a time.
 	ssai := filepath.Join(dir, "ssai")
-	m = writeMatrix(t, "boots: 7\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+
+	m = writeMatrix(t, "boots: auto\nmax_boots: 7\nbudget: 1h\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+
 		"\n  - name: ssai0\n    deb: "+deb+"\n    sysctl:\n      net.ipv4.tcp_slow_start_after_idle: 0\n"+sysctlScenarios)
 	// The sysctl may also move idle-restart's timings (the burst is sent
 	// with the kept window): a regression there is the kernel's answer, so
@@ -86,6 +90,25 @@ func TestVerdicts(t *testing.T) {
 		t.Errorf("sysctl kvet run = exit %d, want %d from its verdicts", r.code, want)
 	}
 	k := c.Kernels[0]
+	if c.Looks < 1 || k.Look < 1 || k.Boots.OK > 7 {
+		t.Errorf("boots: auto: %d looks, the kernel judged at look %d with %d boots; want looks recorded, at most 7 boots", c.Looks, k.Look, k.Boots.OK)
+	}
+	t.Logf("boots: auto: %d looks, judged at look %d with %d boots each; stop: %s", c.Looks, k.Look, k.Boots.OK, c.Stop)
+	// The decided change leads the report: the first decided line of
+	// report.md's answer is idle-restart's.
+	md, err := os.ReadFile(filepath.Join(ssai, results.ReportMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(md), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && (f[0] == string(results.Improvement) || f[0] == string(results.Regression)) {
+			if !strings.HasPrefix(f[1], "idle-restart/") {
+				t.Errorf("report.md's first decided change is %q, want idle-restart's", line)
+			}
+			break
+		}
+	}
 	var listed bool
 	for _, ch := range k.Changes {
 		if ch.Kind == "sysctl" && ch.Key == "net.ipv4.tcp_slow_start_after_idle" && ch.Cand == "0" {
