@@ -184,3 +184,64 @@ func TestPower(t *testing.T) {
 		}
 	}
 }
+
+// adaptiveCell runs the default adaptive design (boots: auto, rounds of 3,
+// at most 9 boots) on the same simulated suite: a look after each round,
+// another round only while the kernel is undecided. It returns the A/A
+// rate, the rate at which the 20% shift is found, and the mean boots per
+// kernel used.
+func (p powerSim) adaptiveCell(seed uint64, sd float64) (aa, found, boots float64) {
+	r := rand.New(rand.NewPCG(seed, 99_000+uint64(sd*1000)))
+	opt := SequentialOptions{MaxBoots: 9}
+	for run := 0; run < p.runs; run++ {
+		for _, shift := range []float64{1, 1.2} {
+			all := p.simBoots(r, 9, sd, shift)
+			var looks []Look
+			var comps []*Comparison
+			n := 0
+			for n < 9 {
+				n += 3
+				look, c := NextLook("a", all[:2*n], looks, opt)
+				looks, comps = append(looks, look), append(comps, c)
+				if !look.Kernels[0].More {
+					break
+				}
+			}
+			boots += float64(n)
+			final := Final(looks, comps)
+			flagged := false
+			for _, m := range final.Kernels[0].Metrics {
+				flagged = flagged || m.Verdict == Regression || m.Verdict == Improvement
+				if m.Key == "s0/lat.p50" && shift != 1 {
+					found += b2f(m.Verdict == Regression)
+				}
+			}
+			if shift == 1 {
+				aa += b2f(flagged)
+			}
+		}
+	}
+	f := float64(p.runs)
+	return aa / f, found / f, boots / (2 * f)
+}
+
+// TestPowerAdaptive prints the default adaptive design's A/A rate and power
+// and fails if its A/A rate exceeds 5%.
+func TestPowerAdaptive(t *testing.T) {
+	runs, sds := 80, []float64{0.10}
+	if os.Getenv("KVET_POWER_RUNS") != "" {
+		runs, _ = strconv.Atoi(os.Getenv("KVET_POWER_RUNS"))
+		sds = []float64{0.05, 0.10, 0.20}
+	}
+	p := powerSim{runs: runs, scenarios: 8, perSc: 5}
+	var b strings.Builder
+	fmt.Fprintf(&b, "boots: auto (rounds of 3, at most 9), %d runs per cell\nbetween-boot sd | A/A flagged | 20%% found | mean boots per kernel\n", runs)
+	for _, sd := range sds {
+		aa, found, boots := p.adaptiveCell(11, sd)
+		fmt.Fprintf(&b, "%15.0f%% | %10.1f%% | %8.1f%% | %.1f\n", sd*100, aa*100, found*100, boots)
+		if aa > 0.05 {
+			t.Errorf("adaptive A/A at sd %.0f%%: %.1f%% of runs flag a metric, want <= 5%%", sd*100, aa*100)
+		}
+	}
+	t.Log("\n" + b.String())
+}
