@@ -78,7 +78,7 @@ unit:
 # a 20% shift, 1000 seeded runs per cell (about ten minutes on 2 cores).
 .PHONY: power
 power:
-	KVET_POWER_RUNS=1000 $(GO) test -run '^TestPower$$' -v -timeout 3h ./results
+	KVET_POWER_RUNS=1000 $(GO) test -run '^TestPower(Adaptive)?$$' -v -timeout 3h ./results
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
