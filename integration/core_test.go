@@ -23,15 +23,21 @@ func writeMatrix(t *testing.T, text string) string {
 
 // TestTwoKernelsTimer is the core path: two real Debian kernels boot under
 // TCG from local .deb files, run timer quick, and their results arrive.
+// 6.1 and 6.12 differ (clocksource, scheduler), so a decided regression is
+// the kernels' answer, not a failure of the path: the exit code must follow
+// the verdicts.
 func TestTwoKernelsTimer(t *testing.T) {
 	need(t)
 	deb61, deb612 := kernelDeb(t, "6.1"), kernelDeb(t, "6.12")
 	out := filepath.Join(t.TempDir(), "run")
 	r := kvet(t, 15*time.Minute, "run", "--kernel", deb61, "--kernel", deb612, "--boots", "2",
 		"--scenario", "timer", "--accel", "tcg", "--out", out)
-	if r.code != 0 {
+	if r.code != 0 && r.code != 1 {
 		_, boots := readRun(t, out)
-		t.Fatalf("kvet run = exit %d, want 0\nstdout:\n%s\nstderr:\n%s\nboots: %s", r.code, r.stdout, r.stderr, describe(boots))
+		t.Fatalf("kvet run = exit %d, want 0 or 1 (a verdict)\nstdout:\n%s\nstderr:\n%s\nboots: %s", r.code, r.stdout, r.stderr, describe(boots))
+	}
+	if c := readReports(t, out); r.code != exitOf(c.Failed(nil)) {
+		t.Errorf("kvet run = exit %d, want %d from its verdicts\nstdout:\n%s", r.code, exitOf(c.Failed(nil)), r.stdout)
 	}
 	run, boots := readRun(t, out)
 	if len(run.Kernels) != 2 || len(boots) != 4 {
