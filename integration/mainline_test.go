@@ -34,7 +34,9 @@ scenarios:
   - tcp-rr
   - pipe
 `)
-	r := kvet(t, 20*time.Minute, "run", m, "--out", out)
+	// What is tested is that every kernel boots and measures; whether
+	// mainline regressed against stable is the kernels' answer.
+	r := kvet(t, 20*time.Minute, "run", m, "--out", out, "--fail-on", "none")
 	if r.code != 0 {
 		_, boots := readRun(t, out)
 		t.Fatalf("kvet run = exit %d, want 0\nstderr:\n%s\nboots: %s", r.code, tail(r.stderr, 30), describe(boots))
