@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,8 +198,16 @@ func kvetOnce(t *testing.T, limit time.Duration, args ...string) result {
 	cmd := exec.CommandContext(ctx, kvetBin, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	// A test binary that dies (a timeout's panic, a killed CI job) takes
+	// its kvet with it, and kvet its guests: nothing outlives the suite.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	start := time.Now()
-	err := cmd.Run()
+	runtime.LockOSThread() // Pdeathsig follows the forking thread
+	err := cmd.Start()
+	runtime.UnlockOSThread()
+	if err == nil {
+		err = cmd.Wait()
+	}
 	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
