@@ -23,7 +23,7 @@ import (
 // maxResult bounds a child's standard output.
 const maxResult = 32 << 20
 
-// ExecRunner runs each scenario as a child process `PATH scenario NAME`.
+// ExecRunner runs each scenario as a child process `PATH scenario-child NAME`.
 type ExecRunner struct {
 	Path string // the kvet binary ("/init" in the guest)
 	// Reaper, when set, is the only caller of wait in the process (PID 1);
@@ -74,7 +74,7 @@ func (r *ExecRunner) run(ctx context.Context, name string, in Input, logf func(s
 		return results.Scenario{}, err
 	}
 
-	cmd := exec.Command(r.Path, "scenario", name)
+	cmd := exec.Command(r.Path, ChildVerb, name)
 	cmd.Env = append(os.Environ(), "GODEBUG=asyncpreemptoff=1")
 	// Plain files: exec starts no copying goroutines, so not calling Wait
 	// (the reaper waits) leaks nothing.

@@ -16,9 +16,9 @@ import (
 
 const childEnv = "KVET_GUEST_TEST_CHILD"
 
-// TestMain lets the test binary stand in for `/init scenario NAME`.
+// TestMain lets the test binary stand in for `/init scenario-child NAME`.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" && len(os.Args) == 3 && os.Args[1] == "scenario" {
+	if os.Getenv(childEnv) != "" && len(os.Args) == 3 && os.Args[1] == ChildVerb {
 		os.Exit(fakeChild(os.Args[2]))
 	}
 	os.Exit(m.Run())

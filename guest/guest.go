@@ -16,7 +16,7 @@ import (
 )
 
 // ScenarioMain runs one scenario in a child process of the agent
-// (`/init scenario NAME`): an Input (JSON) on stdin, a results.Scenario
+// (`/init scenario-child NAME`): an Input (JSON) on stdin, a results.Scenario
 // (JSON) on stdout, log lines on stderr. It returns the process exit code:
 // 0 for any result, valid or not; non-zero only when the scenario failed.
 func ScenarioMain(name string) int {
@@ -83,3 +83,7 @@ func runScenario(ctx context.Context, name string, stdin io.Reader, stdout, stde
 	}
 	return 0
 }
+
+// ChildVerb is the first argument of a scenario's child process
+// (`/init scenario-child NAME`); main dispatches on it.
+const ChildVerb = "scenario-child"

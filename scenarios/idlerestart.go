@@ -56,7 +56,13 @@ func (p *IdleRestartParams) Validate() error {
 
 func init() {
 	register(def[IdleRestartParams]{
-		Name:     "idle-restart",
+		Name: "idle-restart",
+		Needs: func(p *IdleRestartParams) []string {
+			if p.ToggleSysctl {
+				return []string{NeedSysctl(ssaiSysctl)}
+			}
+			return nil
+		},
 		Measures: "cwnd before and after an idle period longer than the RTO (tcp_info) and the time of the burst after it, per congestion control and tcp_slow_start_after_idle",
 		Catches:  "congestion-window restart after idle, default congestion control changes",
 		Defaults: func(profile string) *IdleRestartParams {

@@ -46,6 +46,7 @@ func (p *RTHogParams) Validate() error {
 func init() {
 	register(def[RTHogParams]{
 		Name:     "rt-hog",
+		Needs:    func(*RTHogParams) []string { return []string{NeedFIFO} },
 		Measures: "a bounded SCHED_FIFO busy loop and a 1 ms periodic SCHED_OTHER thread on one CPU: the fair thread's worst delay, missed periods and CPU time",
 		Catches:  "RT throttling (sched_rt_runtime_us) vs the 6.12 fair deadline server",
 		Defaults: func(profile string) *RTHogParams {

@@ -49,6 +49,8 @@ type Spec struct {
 	// overrides. A scenario that cannot hold its conditions returns a result
 	// with Valid false and the reason, not an error; an error is a failure.
 	Run func(ctx context.Context, env Env, params any) (*results.Scenario, error)
+
+	needs func(params any) []string
 }
 
 var registry = map[string]Spec{}
@@ -61,6 +63,9 @@ type def[P any] struct {
 	// Run measures with parameters of the right type, validated, into r:
 	// the result started with the scenario's name and parameters.
 	Run func(ctx context.Context, env Env, p *P, r *results.Scenario) (*results.Scenario, error)
+	// Needs, when set, says what the parameters need of the machine (see
+	// NeedFIFO, NeedSysctl).
+	Needs func(p *P) []string
 }
 
 // register adds a scenario; called from init functions of this package.
@@ -71,6 +76,13 @@ func register[P any](d def[P]) {
 	registry[d.Name] = Spec{
 		Name: d.Name, Measures: d.Measures, Catches: d.Catches, OnRequest: d.OnRequest,
 		Defaults: func(profile string) any { return d.Defaults(profile) },
+		needs: func(params any) []string {
+			p, ok := params.(*P)
+			if d.Needs == nil || !ok {
+				return nil
+			}
+			return d.Needs(p)
+		},
 		Run: func(ctx context.Context, env Env, params any) (*results.Scenario, error) {
 			p, err := paramsOf[P](d.Name, params)
 			if err != nil {

@@ -19,7 +19,15 @@ import (
 
 func init() {
 	register(def[TimerParams]{
-		Name:     "timer",
+		Name: "timer",
+		Needs: func(p *TimerParams) []string {
+			for _, v := range p.Variants {
+				if strings.HasPrefix(v, "fifo") {
+					return []string{NeedFIFO}
+				}
+			}
+			return nil
+		},
 		Measures: "cyclictest-style wakeup lateness of a thread per vCPU sleeping to absolute deadlines (SCHED_FIFO and SCHED_OTHER, idle and loaded)",
 		Catches:  "PREEMPT_RT vs not, preempt= mode, tick and timer changes, EEVDF short-slice preemption",
 		Defaults: timerDefaults,

@@ -94,6 +94,7 @@ func commands() []command {
 		{"merge", "-out DIR SHARDDIR...", "merge shard run directories into one run", cmdMerge},
 		{"kernels", "search|fetch|list|prune ...", "find, fetch and cache kernels", cmdKernels},
 		{"scenarios", "", "list the scenarios, what each measures and which kernel change it would catch", cmdScenarios},
+		{"scenario", "NAME [--param KEY=VALUE ...]", "run one scenario on this machine, no VM: reproduce a finding on real hardware", cmdScenario},
 		{"init", "[FILE]", "write a commented example matrix (default kvet.yaml)", cmdInit},
 		{"k8s-job", "[flags]", "write a Kubernetes Indexed Job manifest that runs a matrix in shards", cmdK8sJob},
 		{"version", "", "print kvet's version", cmdVersion},

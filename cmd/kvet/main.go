@@ -15,7 +15,7 @@ func main() {
 	if os.Getpid() == 1 {
 		guest.Main()
 	}
-	if len(os.Args) == 3 && os.Args[1] == "scenario" {
+	if len(os.Args) == 3 && os.Args[1] == guest.ChildVerb {
 		os.Exit(guest.ScenarioMain(os.Args[2]))
 	}
 	os.Exit(cliMain(os.Args[1:]))
