@@ -263,6 +263,54 @@ func TestBenchmarksParse(t *testing.T) {
 	}
 }
 
+// Durations in any unit come out in one unit, so benchstat shows them in
+// one table: 12.5 us and 3 ms are both nanoseconds on the line and seconds
+// once benchfmt's reader has tidied them.
+func TestBenchmarksOneDurationUnit(t *testing.T) {
+	b := &Boot{Kernel: "k", Outcome: OK, Scenarios: []Scenario{{Name: "s", Valid: true, Metrics: []Metric{
+		{Name: "rto", Unit: "us", Value: 12.5}, {Name: "stall", Unit: "ms", Value: 3}, {Name: "op", Unit: "ms/op", Value: 0.1},
+		{Name: "p99", Unit: "ns", Value: 250}, {Name: "rate", Unit: "ops/s", Value: 7}, {Name: "size", Unit: "bytes", Value: 64}}}}}
+	var out bytes.Buffer
+	if err := WriteBenchmarks(&out, "", []*Boot{b}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		line, unit string
+		value      float64
+	}{
+		"rto":   {"12500 ns", "sec", 12.5e-6},
+		"stall": {"3e+06 ns", "sec", 3e-3},
+		"op":    {"100000 ns/op", "sec/op", 1e-4},
+		"p99":   {"250 ns", "sec", 250e-9},
+		"rate":  {"7 ops/s", "ops/s", 7},
+		"size":  {"64 bytes", "bytes", 64},
+	}
+	for name, w := range want {
+		if !strings.Contains(out.String(), "metric="+name+" 1 "+w.line+"\n") {
+			t.Errorf("bench.txt lacks metric=%s 1 %s:\n%s", name, w.line, out.String())
+		}
+	}
+	rd := benchfmt.NewReader(bytes.NewReader(out.Bytes()), "bench.txt")
+	n := 0
+	for rd.Scan() {
+		rec, ok := rd.Result().(*benchfmt.Result)
+		if !ok {
+			t.Errorf("benchfmt: %v", rd.Result())
+			continue
+		}
+		_, parts := rec.Name.Parts()
+		name := strings.TrimPrefix(string(parts[len(parts)-1]), "/metric=")
+		w := want[name]
+		n++
+		if v := rec.Values[0]; v.Unit != w.unit || math.Abs(v.Value-w.value) > 1e-12*math.Abs(w.value) {
+			t.Errorf("benchfmt reads %s as %v %s, want %v %s", name, v.Value, v.Unit, w.value, w.unit)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("benchfmt read %d results, want %d", n, len(want))
+	}
+}
+
 func TestHistogramLogReadBack(t *testing.T) {
 	_, boots := fixture(t)
 	var b bytes.Buffer
