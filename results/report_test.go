@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -430,5 +431,77 @@ func TestReportOneSidedMetric(t *testing.T) {
 		if !strings.Contains(tc.out, tc.want) {
 			t.Errorf("%s report does not contain %q:\n%s", tc.format, tc.want, tc.out)
 		}
+	}
+}
+
+// bigComparison is a comparison of kernels candidates with metrics metrics
+// each, the first decided of them regressions and the rest equivalent.
+func bigComparison(kernels, metrics, decided int) *Comparison {
+	c := &Comparison{Schema: ComparisonSchema, Baseline: "6.1", Alpha: 0.05, BaselineBoots: BootCounts{Total: 8, OK: 8}}
+	for i := range kernels {
+		k := KernelResult{Kernel: fmt.Sprintf("6.12-variant%03d", i), Boots: BootCounts{Total: 8, OK: 8},
+			Changes: []Change{{Kind: "config", Key: "CONFIG_HZ", Base: "250", Cand: "1000"}}}
+		for j := range metrics {
+			m := MetricResult{Key: fmt.Sprintf("scenario%02d/metric-with-a-long-name%03d.p99", j%10, j), Unit: "ns", Better: LowerIsBetter,
+				Base: []float64{1e5, 1.1e5, 0.9e5}, Cand: []float64{1e5, 1.1e5, 0.9e5}, BaseMedian: 1e5, CandMedian: 1e5,
+				Scale: LogScale, Ratio: 1.001, Lo: 0.99, Hi: 1.01, Level: 0.9, P: 0.5, Q: 0.8, Verdict: Equivalent}
+			if j < decided {
+				m.CandMedian, m.Ratio, m.Lo, m.Hi, m.P, m.Q, m.Verdict = 1.5e5, 1.5, 1.4, 1.6, 1e-6, 1e-5, Regression
+			}
+			k.Metrics = append(k.Metrics, m)
+		}
+		c.Kernels = append(c.Kernels, k)
+	}
+	return c
+}
+
+// report.md fits a GitHub comment (65,536 characters) however large the
+// comparison, and opens with the answer in any case; a comparison that fits
+// keeps its full tables.
+func TestMarkdownFitsComment(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		kernels, metrics, decided int
+		full, decidedRows, cut    bool
+	}{
+		{"small", 2, 20, 3, true, true, false},
+		{"many metrics", 12, 300, 12, false, true, false},
+		{"many decided", 40, 300, 200, false, false, false},
+		{"many kernels", 400, 50, 20, false, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := bigComparison(tc.kernels, tc.metrics, tc.decided)
+			var b strings.Builder
+			if err := WriteMarkdown(&b, c, nil); err != nil {
+				t.Fatal(err)
+			}
+			doc := b.String()
+			if len(doc) >= 65536 {
+				t.Fatalf("report.md is %d characters, want < 65536", len(doc))
+			}
+			answer := strings.Index(doc, "**The answer**\n\n```\n"+Answer(c)[0]+"\n")
+			if answer < 0 || strings.Contains(doc[:answer], "###") || strings.Contains(doc[:answer], "|") {
+				t.Errorf("report.md does not open with the answer:\n%.500s", doc)
+			}
+			if n := strings.Count(doc, "```"); n%2 != 0 {
+				t.Errorf("report.md leaves a code block open (%d fences)", n)
+			}
+			if got := strings.Contains(doc, "<summary>All "); got != tc.full {
+				t.Errorf("report.md has the full tables: %v, want %v", got, tc.full)
+			}
+			if got := strings.Contains(doc, "report.html and report.json"); got == tc.full {
+				t.Errorf("report.md says where the full report is: %v, want %v", got, !tc.full)
+			}
+			row := "| `scenario00/metric-with-a-long-name000.p99` |"
+			if got := strings.Contains(doc, row); got != tc.decidedRows {
+				t.Errorf("report.md has the decided changes' rows: %v, want %v", got, tc.decidedRows)
+			}
+			if got := strings.Contains(doc, "The report is cut here"); got != tc.cut {
+				t.Errorf("report.md is cut: %v, want %v", got, tc.cut)
+			}
+			if !tc.cut && strings.Count(doc, "\n### ") != tc.kernels {
+				t.Errorf("report.md has %d kernel headings, want %d", strings.Count(doc, "\n### "), tc.kernels)
+			}
+		})
 	}
 }
