@@ -16,7 +16,20 @@ import (
 // no scripts, fonts or images from elsewhere, so it opens from a CI artifact
 // store or an air-gapped machine.
 
-var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"}
+// palette colours the kernels: the Okabe-Ito colours, told apart with any
+// colour vision, in an order that gives no kernel the red or green that would
+// read as bad or good (vermillion comes sixth, yellow, faint on white, last).
+var palette = []string{"#0072B2", "#E69F00", "#56B4E9", "#CC79A7", "#009E73", "#D55E00", "#000000", "#F0E442"}
+
+// kernelColors gives each kernel its palette colour, in the reports' order,
+// the same in every plot.
+func kernelColors(kernels []string) map[string]string {
+	colors := map[string]string{}
+	for i, k := range kernels {
+		colors[k] = palette[i%len(palette)]
+	}
+	return colors
+}
 
 type htmlKernel struct {
 	*KernelResult
@@ -44,8 +57,8 @@ type htmlPage struct {
 	// Answer is the answer's lines, first on the page.
 	Answer  []string
 	Kernels []htmlKernel
-	Dists        []htmlPlot
-	Values       []htmlPlot
+	Dists   []htmlPlot
+	Values  []htmlPlot
 }
 
 var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -130,18 +143,19 @@ func WriteHTML(w io.Writer, c *Comparison, run *Run, boots []*Boot) error {
 		}
 		kernels = append(kernels, c.Kernels[i].Kernel)
 	}
-	dists, err := distPlots(kernels, boots)
+	colors := kernelColors(kernels)
+	dists, err := distPlots(kernels, colors, boots)
 	if err != nil {
 		return err
 	}
 	p.Dists = dists
-	p.Values = valuePlots(c, kernels)
+	p.Values = valuePlots(c, colors)
 	return htmlTmpl.Execute(w, p)
 }
 
 // distPlots merges each kernel's histograms per scenario and name, in the
 // order they first appear.
-func distPlots(kernels []string, boots []*Boot) ([]htmlPlot, error) {
+func distPlots(kernels []string, colors map[string]string, boots []*Boot) ([]htmlPlot, error) {
 	type key struct{ scen, name string }
 	var order []key
 	unit := map[key]string{}
@@ -176,9 +190,9 @@ func distPlots(kernels []string, boots []*Boot) ([]htmlPlot, error) {
 	var plots []htmlPlot
 	for _, k := range order {
 		var series []distSeries
-		for i, kn := range kernels {
+		for _, kn := range kernels {
 			if h := merged[k][kn]; h != nil && h.TotalCount() > 0 {
-				series = append(series, distSeries{kn, palette[i%len(palette)], h})
+				series = append(series, distSeries{kn, colors[kn], h})
 			}
 		}
 		plots = append(plots, htmlPlot{Title: k.scen + "/" + k.name, SVG: template.HTML(percentileSVG(series, unit[k]))})
@@ -241,7 +255,7 @@ func percentileSVG(series []distSeries, unit string) string {
 
 // valuePlots draws, per metric, the per-boot values of the baseline and of
 // each candidate on one axis.
-func valuePlots(c *Comparison, kernels []string) []htmlPlot {
+func valuePlots(c *Comparison, colors map[string]string) []htmlPlot {
 	var order []string
 	byKey := map[string][]*MetricResult{}
 	for i := range c.Kernels {
@@ -256,12 +270,12 @@ func valuePlots(c *Comparison, kernels []string) []htmlPlot {
 	var plots []htmlPlot
 	for _, key := range order {
 		ms := byKey[key]
-		plots = append(plots, htmlPlot{Title: key, SVG: template.HTML(valuesSVG(c, ms))})
+		plots = append(plots, htmlPlot{Title: key, SVG: template.HTML(valuesSVG(c, colors, ms))})
 	}
 	return plots
 }
 
-func valuesSVG(c *Comparison, ms []*MetricResult) string {
+func valuesSVG(c *Comparison, colors map[string]string, ms []*MetricResult) string {
 	const W, rowH, ml, mr = 720.0, 26.0, 170.0, 230.0
 	type row struct {
 		name   string
@@ -276,12 +290,12 @@ func valuesSVG(c *Comparison, ms []*MetricResult) string {
 			base = c.BaselineOf(&c.Kernels[i])
 		}
 	}
-	rows := []row{{name: base, vals: ms[0].Base, color: palette[0]}}
+	rows := []row{{name: base, vals: ms[0].Base, color: colors[base]}}
 	for _, m := range ms {
 		r := row{name: "", vals: m.Cand, m: m}
 		for i := range c.Kernels {
 			if containsMetric(&c.Kernels[i], m) {
-				r.name, r.color = c.Kernels[i].Kernel, palette[(i+1)%len(palette)]
+				r.name, r.color = c.Kernels[i].Kernel, colors[c.Kernels[i].Kernel]
 			}
 		}
 		if m.Estimated() && m.BaseMedian != 0 {
