@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +351,7 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Skipf("chromium not installed: %v", err)
 	}
 	run, boots, c := fixtureComparison(t)
+	addCorrected(t, boots)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	var b bytes.Buffer
@@ -385,13 +388,7 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Fatalf("chromium did not finish in 90s")
 	}
 	dom := stdout.String()
-	plots := strings.Count(dom, "<svg")
-	lines := strings.Count(dom, "<polyline")
-	// One distribution plot (timer/fifo-1ms) with 3 kernels, one value plot
-	// per metric key (7).
-	if plots != 8 || lines != 3 {
-		t.Errorf("chromium DOM has %d svg and %d polyline elements, want 8 and 3", plots, lines)
-	}
+	checkHTMLPlots(t, c, dom)
 	for _, l := range strings.Split(stderr.String(), "\n") {
 		if strings.Contains(l, "CONSOLE") || strings.Contains(l, "Uncaught") {
 			t.Errorf("chromium console: %s", l)
@@ -404,6 +401,180 @@ func TestHTMLInChromium(t *testing.T) {
 	answer, nav, section := strings.Index(dom, `<pre class="answer">`+Answer(c)[0]), strings.Index(dom, `<nav>`), strings.Index(dom, "<h2")
 	if answer < 0 || nav < answer || section < nav || !strings.Contains(dom, `<a href="#k-6.12">`) {
 		t.Errorf("chromium DOM: answer at %d, contents at %d, first section at %d; want the answer, then the contents with links, then the sections", answer, nav, section)
+	}
+}
+
+// addCorrected gives each boot's timer scenario a histogram corrected for
+// coordinated omission under the raw one's name (as rt-hog names both
+// "lateness"): the raw values and 1000 more of 2 ms each.
+func addCorrected(t *testing.T, boots []*Boot) {
+	t.Helper()
+	for _, b := range boots {
+		for i := range b.Scenarios {
+			sc := &b.Scenarios[i]
+			if sc.Name != "timer" {
+				continue
+			}
+			h, err := DecodeHistogram(sc.Histograms[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.RecordValues(2_000_000, 1000)
+			enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Histograms = append(sc.Histograms, Histogram{Name: sc.Histograms[0].Name, Unit: "ns", Corrected: true, Encoded: string(enc)})
+		}
+	}
+}
+
+var (
+	svgRE       = regexp.MustCompile(`(?s)<svg\b[^>]*>.*?</svg>`)
+	axisTitleRE = regexp.MustCompile(`<text class="axis-title"[^>]*>([^<]*)</text>`)
+	tickRE      = regexp.MustCompile(`<text class="tick"[^>]*>([^<]*)</text>`)
+	colorRE     = regexp.MustCompile(`(?i)(?:stroke|fill)="(#[0-9a-f]{6})"`)
+	metricRE    = regexp.MustCompile(`data-metric="([^"]*)"`)
+	axisRE      = regexp.MustCompile(`data-axis="(\S+) (\S+)"`)
+)
+
+// checkHTMLPlots checks the plots of the fixture's report.html (with
+// addCorrected's histograms), as written or as Chromium's DOM: every plot
+// has a title on both axes, the kernels' colours are the palette's and no
+// red or green, a metric with no negative value shows no negative tick, and
+// raw and corrected histograms are apart.
+func checkHTMLPlots(t *testing.T, c *Comparison, doc string) {
+	t.Helper()
+	for _, bad := range []string{"#d62728", "#2ca02c", "#ff0000", "#00ff00", "#008000"} {
+		for _, p := range palette {
+			if strings.EqualFold(p, bad) {
+				t.Errorf("palette holds %s: red or green reads as bad or good", p)
+			}
+		}
+		if strings.Contains(strings.ToLower(doc), bad) {
+			t.Errorf("report.html draws in %s: red or green reads as bad or good", bad)
+		}
+	}
+	svgs := svgRE.FindAllString(doc, -1)
+	var dists, values []string
+	for _, svg := range svgs {
+		switch {
+		case strings.Contains(svg, `class="dist"`):
+			dists = append(dists, svg)
+		case strings.Contains(svg, `class="values"`):
+			values = append(values, svg)
+		}
+	}
+	// One distribution plot each for the raw and the corrected timer
+	// histogram, one value plot per metric key (7).
+	if len(svgs) != 9 || len(dists) != 2 || len(values) != 7 {
+		t.Fatalf("report.html has %d svg, %d distribution and %d value plots, want 9, 2 and 7", len(svgs), len(dists), len(values))
+	}
+	for _, svg := range svgs {
+		titles := axisTitleRE.FindAllStringSubmatch(svg, -1)
+		if len(titles) != 2 {
+			t.Errorf("plot has %d axis titles, want 2: %.200s", len(titles), svg)
+			continue
+		}
+		if strings.Contains(svg, `class="dist"`) && (titles[0][1] != "percentile" || !strings.HasPrefix(titles[1][1], "latency") || !strings.HasSuffix(titles[1][1], " (us)")) {
+			t.Errorf("distribution plot's axis titles are %q and %q, want percentile and latency (us)", titles[0][1], titles[1][1])
+		}
+		if m := metricRE.FindStringSubmatch(svg); m != nil {
+			if unit := c.Kernels[0].Metrics[0].Unit; m[1] == c.Kernels[0].Metrics[0].Key && !strings.HasSuffix(titles[0][1], " (us)") {
+				t.Errorf("value plot of %s (%s) has the axis title %q, want its unit", m[1], unit, titles[0][1])
+			}
+		}
+		for _, col := range colorRE.FindAllStringSubmatch(svg, -1) {
+			if !slices.ContainsFunc(append(palette, "#000000", "#999999"), func(p string) bool { return strings.EqualFold(p, col[1]) }) {
+				t.Errorf("plot draws in %s, not a palette colour", col[1])
+			}
+		}
+	}
+	for _, svg := range values {
+		key := metricRE.FindStringSubmatch(svg)[1]
+		nonNegative := true
+		for _, k := range c.Kernels {
+			for _, m := range k.Metrics {
+				if m.Key == key {
+					for _, v := range append(slices.Clone(m.Base), m.Cand...) {
+						nonNegative = nonNegative && v >= 0
+					}
+				}
+			}
+		}
+		if a := axisRE.FindStringSubmatch(svg); a == nil {
+			t.Errorf("value plot of %s does not give its axis's range", key)
+		} else if lo, err := strconv.ParseFloat(a[1], 64); err != nil || (nonNegative && lo < 0) {
+			t.Errorf("value plot of %s, a metric with no negative value, has its axis from %s", key, a[1])
+		}
+		ticks := tickRE.FindAllStringSubmatch(svg, -1)
+		if len(ticks) < 2 {
+			t.Errorf("value plot of %s has %d ticks, want 2 or more", key, len(ticks))
+		}
+		for _, tick := range ticks {
+			if nonNegative && (strings.HasPrefix(tick[1], "-") || strings.HasPrefix(tick[1], "\u2212")) {
+				t.Errorf("value plot of %s, a metric with no negative value, has the tick %s", key, tick[1])
+			}
+		}
+	}
+	raw, corrected := dists[0], dists[1]
+	if !strings.Contains(raw, `data-histogram="raw"`) || !strings.Contains(corrected, `data-histogram="corrected"`) ||
+		!strings.Contains(doc, "<h3>timer/fifo-1ms (raw)</h3>") || !strings.Contains(doc, "<h3>timer/fifo-1ms (corrected for coordinated omission)</h3>") {
+		t.Errorf("report.html does not title the raw and the corrected distribution apart")
+	}
+	// Merged apart, each kernel's line counts its own kind's samples only.
+	for _, tc := range []struct {
+		svg, legend string
+	}{
+		{raw, "6.1 (8 boots, 160000 samples)"}, {raw, "6.12-rt (7 boots, 140000 samples)"},
+		{corrected, "6.1 (8 boots, 168000 samples)"}, {corrected, "6.12-rt (7 boots, 147000 samples)"},
+	} {
+		if !strings.Contains(tc.svg, tc.legend) {
+			t.Errorf("distribution plot lacks %q: raw and corrected histograms merged?", tc.legend)
+		}
+	}
+	for _, svg := range dists {
+		// 3 kernels: a merged line each, and a line per OK boot (8+8+7).
+		if merged, boot := strings.Count(svg, `<polyline class="merged"`), strings.Count(svg, `<polyline class="boot"`); merged != 3 || boot != 23 {
+			t.Errorf("distribution plot has %d merged and %d per-boot lines, want 3 and 23", merged, boot)
+		}
+	}
+}
+
+func TestHTMLPlots(t *testing.T) {
+	run, boots, c := fixtureComparison(t)
+	addCorrected(t, boots)
+	var b bytes.Buffer
+	if err := WriteHTML(&b, c, run, boots); err != nil {
+		t.Fatal(err)
+	}
+	checkHTMLPlots(t, c, b.String())
+}
+
+// The value axis of a metric with no negative value starts at 0 at most,
+// whatever its margin or confidence band; one with a negative value may
+// go below.
+func TestValueAxis(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rows     []valueRow
+		negative bool
+	}{
+		{"near zero", []valueRow{{vals: []float64{0.1, 0.2}}, {vals: []float64{5, 6}}}, false},
+		{"zeros", []valueRow{{vals: []float64{0, 0}}, {vals: []float64{0}}}, false},
+		{"one value", []valueRow{{vals: []float64{0.5, 0.5}}}, false},
+		{"band below zero", []valueRow{{vals: []float64{1, 2}}, {vals: []float64{1, 3}, lo: -2, hi: 4}}, false},
+		{"negative", []valueRow{{vals: []float64{-1, 2}}}, true},
+	} {
+		lo, hi, ok := valueAxis(tc.rows)
+		if !ok || hi <= lo || (lo < 0) != tc.negative {
+			t.Errorf("%s: value axis [%g, %g] ok %v, want it below 0: %v", tc.name, lo, hi, ok, tc.negative)
+		}
+		for _, v := range niceTicks(lo, hi, 5) {
+			if v < lo || v > hi || (v < 0 && !tc.negative) {
+				t.Errorf("%s: tick %g on the axis [%g, %g]", tc.name, v, lo, hi)
+			}
+		}
 	}
 }
 
