@@ -24,8 +24,10 @@ func DecodeHistogram(h Histogram) (*hdrhistogram.Histogram, error) {
 // WriteHistogramLog writes the histograms of one kernel's OK boots as an
 // HdrHistogram interval log (readable by HistogramLogAnalyzer and
 // hdrhistogram-go's log reader): one interval per boot and histogram, tagged
-// "scenario.histogram", the interval's start being the boot's start relative
-// to the kernel's first boot.
+// "scenario.histogram" (with ".corrected" after a histogram corrected for
+// coordinated omission whose name does not say so, so that it is not taken
+// for the raw one of the same name), the interval's start being the boot's
+// start relative to the kernel's first boot.
 func WriteHistogramLog(w io.Writer, kernel string, boots []*Boot) error {
 	var mine []*Boot
 	for _, b := range boots {
@@ -64,7 +66,11 @@ func WriteHistogramLog(w io.Writer, kernel string, boots []*Boot) error {
 				if err != nil {
 					return fmt.Errorf("boot %s: %w", b.Key(), err)
 				}
-				h.SetTag(tagSafe(sc.Name + "." + hh.Name))
+				tag := sc.Name + "." + hh.Name
+				if hh.Corrected && !strings.HasSuffix(tag, ".corrected") {
+					tag += ".corrected"
+				}
+				h.SetTag(tagSafe(tag))
 				start := b.Started.UnixMilli()
 				h.SetStartTimeMs(start)
 				h.SetEndTimeMs(start + max(sc.Duration.Milliseconds(), 1))

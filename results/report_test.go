@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -337,6 +338,32 @@ func TestHistogramLogReadBack(t *testing.T) {
 	}
 	if n != 8 {
 		t.Errorf("histogram log holds %d intervals, want 8", n)
+	}
+}
+
+// A corrected histogram named as its raw one has a tag of its own in the
+// interval log.
+func TestHistogramLogCorrectedTag(t *testing.T) {
+	_, boots := fixture(t)
+	addCorrected(t, boots)
+	var b bytes.Buffer
+	if err := WriteHistogramLog(&b, "6.1", boots); err != nil {
+		t.Fatal(err)
+	}
+	rd := hdrhistogram.NewHistogramLogReader(&b)
+	tags := map[string]int64{}
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("NextIntervalHistogram: %v", err)
+		}
+		if h == nil {
+			break
+		}
+		tags[h.Tag()] += h.TotalCount()
+	}
+	if want := map[string]int64{"timer.fifo-1ms": 8 * 20000, "timer.fifo-1ms.corrected": 8 * 21000}; !maps.Equal(tags, want) {
+		t.Errorf("histogram log's tags and counts = %v, want %v", tags, want)
 	}
 }
 
