@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchunit"
 )
 
 // DecodeHistogram decodes a Histogram's HdrHistogram V2 base64 form.
@@ -21,8 +24,10 @@ func DecodeHistogram(h Histogram) (*hdrhistogram.Histogram, error) {
 // WriteHistogramLog writes the histograms of one kernel's OK boots as an
 // HdrHistogram interval log (readable by HistogramLogAnalyzer and
 // hdrhistogram-go's log reader): one interval per boot and histogram, tagged
-// "scenario.histogram", the interval's start being the boot's start relative
-// to the kernel's first boot.
+// "scenario.histogram" (with ".corrected" after a histogram corrected for
+// coordinated omission whose name does not say so, so that it is not taken
+// for the raw one of the same name), the interval's start being the boot's
+// start relative to the kernel's first boot.
 func WriteHistogramLog(w io.Writer, kernel string, boots []*Boot) error {
 	var mine []*Boot
 	for _, b := range boots {
@@ -61,7 +66,11 @@ func WriteHistogramLog(w io.Writer, kernel string, boots []*Boot) error {
 				if err != nil {
 					return fmt.Errorf("boot %s: %w", b.Key(), err)
 				}
-				h.SetTag(tagSafe(sc.Name + "." + hh.Name))
+				tag := sc.Name + "." + hh.Name
+				if hh.Corrected && !strings.HasSuffix(tag, ".corrected") {
+					tag += ".corrected"
+				}
+				h.SetTag(tagSafe(tag))
 				start := b.Started.UnixMilli()
 				h.SetStartTimeMs(start)
 				h.SetEndTimeMs(start + max(sc.Duration.Milliseconds(), 1))
@@ -92,7 +101,8 @@ func tagSafe(s string) string {
 //
 // so that benchstat compares kernels (benchstat -col /kernel FILE, or two
 // files of one kernel each written with kernel set). kernel "" writes all
-// kernels.
+// kernels. Every duration is written in nanoseconds (see benchUnit), so
+// benchstat puts all of them in one table instead of one per unit.
 func WriteBenchmarks(w io.Writer, kernel string, boots []*Boot) error {
 	sorted := make([]*Boot, 0, len(boots))
 	for _, b := range boots {
@@ -101,21 +111,59 @@ func WriteBenchmarks(w io.Writer, kernel string, boots []*Boot) error {
 		}
 	}
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Seq < sorted[j].Seq })
-	var sb strings.Builder
-	sb.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/kvet/kvet\n")
+	bw := benchfmt.NewWriter(w)
+	res := &benchfmt.Result{Iters: 1, Config: []benchfmt.Config{
+		{Key: "goos", Value: []byte("linux"), File: true},
+		{Key: "goarch", Value: []byte("amd64"), File: true},
+		{Key: "pkg", Value: []byte("github.com/kvet/kvet"), File: true},
+	}}
 	for _, b := range sorted {
 		for _, sc := range b.Scenarios {
 			if !sc.Valid {
 				continue
 			}
 			for _, m := range sc.Metrics {
-				fmt.Fprintf(&sb, "BenchmarkKvet/kernel=%s/scenario=%s/metric=%s 1 %v %s\n",
-					benchSafe(b.Kernel), benchSafe(sc.Name), benchSafe(m.Name), m.Value, unitSafe(m.Unit))
+				res.Name = benchfmt.Name("Kvet/kernel=" + benchSafe(b.Kernel) + "/scenario=" + benchSafe(sc.Name) + "/metric=" + benchSafe(m.Name))
+				res.Values = append(res.Values[:0], benchValue(m.Value, m.Unit))
+				if err := bw.Write(res); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	_, err := io.WriteString(w, sb.String())
-	return err
+	return nil
+}
+
+// benchValue is a metric's value as benchfmt holds it: tidied (seconds for
+// a duration, as benchfmt's reader tidies "ns") with the value and unit
+// written to the file in OrigValue and OrigUnit.
+func benchValue(v float64, unit string) benchfmt.Value {
+	ov, ou := benchUnit(v, unit)
+	tv, tu := benchunit.Tidy(ov, ou)
+	return benchfmt.Value{Value: tv, Unit: tu, OrigValue: ov, OrigUnit: ou}
+}
+
+// durationUnits scale a duration to nanoseconds.
+var durationUnits = map[string]float64{"ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "sec": 1e9}
+
+// benchUnit writes a value in one unit per kind: a duration ("us", "ms",
+// "s", or a rate's numerator such as "ms/op") in nanoseconds ("ns",
+// "ns/op"), which benchfmt's reader tidies to seconds for every one of them
+// alike. Other units only lose their spaces; "" becomes "value".
+func benchUnit(v float64, unit string) (float64, string) {
+	num, den, per := strings.Cut(unit, "/")
+	if f, ok := durationUnits[num]; ok {
+		if f != 1 {
+			// Round off the float error of the scaling (0.1 us is 100 ns,
+			// not 100.00000000000001).
+			v, _ = strconv.ParseFloat(strconv.FormatFloat(v*f, 'g', 15, 64), 64)
+		}
+		unit = "ns"
+		if per {
+			unit += "/" + den
+		}
+	}
+	return v, unitSafe(unit)
 }
 
 // benchSafe keeps a name part from splitting the benchmark name: no

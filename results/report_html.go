@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -16,7 +17,20 @@ import (
 // no scripts, fonts or images from elsewhere, so it opens from a CI artifact
 // store or an air-gapped machine.
 
-var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"}
+// palette colours the kernels: the Okabe-Ito colours, told apart with any
+// colour vision, in an order that gives no kernel the red or green that would
+// read as bad or good (vermillion comes sixth, yellow, faint on white, last).
+var palette = []string{"#0072B2", "#E69F00", "#56B4E9", "#CC79A7", "#009E73", "#D55E00", "#000000", "#F0E442"}
+
+// kernelColors gives each kernel its palette colour, in the reports' order,
+// the same in every plot.
+func kernelColors(kernels []string) map[string]string {
+	colors := map[string]string{}
+	for i, k := range kernels {
+		colors[k] = palette[i%len(palette)]
+	}
+	return colors
+}
 
 type htmlKernel struct {
 	*KernelResult
@@ -44,8 +58,8 @@ type htmlPage struct {
 	// Answer is the answer's lines, first on the page.
 	Answer  []string
 	Kernels []htmlKernel
-	Dists        []htmlPlot
-	Values       []htmlPlot
+	Dists   []htmlPlot
+	Values  []htmlPlot
 }
 
 var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -94,12 +108,12 @@ Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host
 {{end}}</table>
 {{end}}
 {{if .Dists}}<h2 id="dists">Latency distributions</h2>
-<p>Percentile distributions of each kernel's boots merged (for the picture only: the verdicts compare per-boot values). Both axes are logarithmic.</p>
+<p>Percentile distributions: the thick line is each kernel's boots merged, the thin lines each boot's own (for the picture only: the verdicts compare per-boot values). Raw histograms and histograms corrected for coordinated omission are drawn apart, never merged. Both axes are logarithmic.</p>
 {{range .Dists}}<h3>{{.Title}}</h3>
 {{.SVG}}
 {{end}}{{end}}
 {{if .Values}}<h2 id="values">Per-boot values</h2>
-<p>One dot per boot; the bar is the median, the shaded band the candidate's confidence interval implied by the shift estimate.</p>
+<p>One dot per boot; the bar is the median, the shaded band the candidate's confidence interval implied by the shift estimate. A metric with no negative value is drawn from 0 up at most.</p>
 {{range .Values}}<h3>{{.Title}}</h3>
 {{.SVG}}
 {{end}}{{end}}
@@ -130,22 +144,37 @@ func WriteHTML(w io.Writer, c *Comparison, run *Run, boots []*Boot) error {
 		}
 		kernels = append(kernels, c.Kernels[i].Kernel)
 	}
-	dists, err := distPlots(kernels, boots)
+	colors := kernelColors(kernels)
+	dists, err := distPlots(kernels, colors, boots)
 	if err != nil {
 		return err
 	}
 	p.Dists = dists
-	p.Values = valuePlots(c, kernels)
+	p.Values = valuePlots(c, colors)
 	return htmlTmpl.Execute(w, p)
 }
 
-// distPlots merges each kernel's histograms per scenario and name, in the
-// order they first appear.
-func distPlots(kernels []string, boots []*Boot) ([]htmlPlot, error) {
-	type key struct{ scen, name string }
-	var order []key
-	unit := map[key]string{}
-	merged := map[key]map[string]*hdrhistogram.Histogram{}
+// distKey names a distribution plot: raw and corrected histograms of one
+// name are distinct plots, never merged.
+type distKey struct {
+	scen, name string
+	corrected  bool
+}
+
+func (k distKey) title() string {
+	if k.corrected {
+		return k.scen + "/" + k.name + " (corrected for coordinated omission)"
+	}
+	return k.scen + "/" + k.name + " (raw)"
+}
+
+// distPlots draws a plot per scenario, histogram name and kind (raw or
+// corrected), in the order they first appear: each kernel's boots merged,
+// and each boot's own.
+func distPlots(kernels []string, colors map[string]string, boots []*Boot) ([]htmlPlot, error) {
+	var order []distKey
+	unit := map[distKey]string{}
+	perBoot := map[distKey]map[string][]*hdrhistogram.Histogram{}
 	for _, b := range boots {
 		if b.Outcome != OK {
 			continue
@@ -155,9 +184,9 @@ func distPlots(kernels []string, boots []*Boot) ([]htmlPlot, error) {
 				continue
 			}
 			for _, hh := range sc.Histograms {
-				k := key{sc.Name, hh.Name}
-				if merged[k] == nil {
-					merged[k] = map[string]*hdrhistogram.Histogram{}
+				k := distKey{sc.Name, hh.Name, hh.Corrected}
+				if perBoot[k] == nil {
+					perBoot[k] = map[string][]*hdrhistogram.Histogram{}
 					order = append(order, k)
 					unit[k] = hh.Unit
 				}
@@ -165,10 +194,8 @@ func distPlots(kernels []string, boots []*Boot) ([]htmlPlot, error) {
 				if err != nil {
 					return nil, fmt.Errorf("boot %s: %w", b.Key(), err)
 				}
-				if m := merged[k][b.Kernel]; m == nil {
-					merged[k][b.Kernel] = h
-				} else {
-					m.Merge(h)
+				if h.TotalCount() > 0 {
+					perBoot[k][b.Kernel] = append(perBoot[k][b.Kernel], h)
 				}
 			}
 		}
@@ -176,34 +203,84 @@ func distPlots(kernels []string, boots []*Boot) ([]htmlPlot, error) {
 	var plots []htmlPlot
 	for _, k := range order {
 		var series []distSeries
-		for i, kn := range kernels {
-			if h := merged[k][kn]; h != nil && h.TotalCount() > 0 {
-				series = append(series, distSeries{kn, palette[i%len(palette)], h})
+		for _, kn := range kernels {
+			hs := perBoot[k][kn]
+			if len(hs) == 0 {
+				continue
 			}
+			merged := hdrhistogram.Import(hs[0].Export())
+			for _, h := range hs[1:] {
+				merged.Merge(h)
+			}
+			series = append(series, distSeries{kn, colors[kn], merged, hs})
 		}
-		plots = append(plots, htmlPlot{Title: k.scen + "/" + k.name, SVG: template.HTML(percentileSVG(series, unit[k]))})
+		svg := percentileSVG(series, unit[k], k.corrected)
+		plots = append(plots, htmlPlot{Title: k.title(), SVG: template.HTML(svg)})
 	}
 	return plots, nil
 }
 
 type distSeries struct {
 	kernel, color string
-	h             *hdrhistogram.Histogram
+	merged        *hdrhistogram.Histogram
+	boots         []*hdrhistogram.Histogram
+}
+
+// axisUnit is the unit an axis shows values of unit in, for values up to
+// about v: nanoseconds become us, ms or s; other units stay as they are.
+// Divide a value by scale to show it in name.
+func axisUnit(unit string, v float64) (scale float64, name string) {
+	if unit != "ns" {
+		return 1, unit
+	}
+	switch a := math.Abs(v); {
+	case a >= 1e9:
+		return 1e9, "s"
+	case a >= 1e6:
+		return 1e6, "ms"
+	case a >= 1e3:
+		return 1e3, "us"
+	}
+	return 1, "ns"
+}
+
+// axisTitle is an axis's title with its unit: "latency (us)".
+func axisTitle(what, unit string) string {
+	if unit == "" || unit == "ratio" {
+		return what
+	}
+	return what + " (" + unit + ")"
+}
+
+// tickLabel prints a tick's value, already in the axis's unit.
+func tickLabel(v float64) string {
+	if v == 0 {
+		return "0" // not "-0"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// percentileXMax is how far right (in log10(1/(1-q))) a histogram of n
+// values is drawn: to the percentile its values resolve, at most 99.9999%.
+func percentileXMax(n int64) float64 {
+	return math.Max(1, math.Min(6, math.Floor(math.Log10(float64(n)))))
 }
 
 // percentileSVG draws latency against percentile: x is log10(1/(1-q)), so
-// 90%, 99%, 99.9% are evenly spaced; y is logarithmic.
-func percentileSVG(series []distSeries, unit string) string {
-	const W, H, ml, mr, mt, mb = 780.0, 300.0, 70.0, 210.0, 10.0, 30.0
+// 90%, 99%, 99.9% are evenly spaced; y is logarithmic. Each kernel's
+// merged histogram is a thick line, each of its boots' a thin translucent
+// one in the same colour, drawn to the percentile the boot resolves.
+func percentileSVG(series []distSeries, unit string, corrected bool) string {
+	const W, H, ml, mr, mt, mb = 840.0, 310.0, 80.0, 270.0, 10.0, 44.0
+	if len(series) == 0 {
+		return ""
+	}
 	xmax := 1.0
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	for _, s := range series {
-		xmax = math.Max(xmax, math.Min(6, math.Floor(math.Log10(float64(s.h.TotalCount())))))
-		ymin = math.Min(ymin, math.Max(1, float64(s.h.Min())))
-		ymax = math.Max(ymax, math.Max(1, float64(s.h.Max())))
-	}
-	if len(series) == 0 {
-		return ""
+		xmax = math.Max(xmax, percentileXMax(s.merged.TotalCount()))
+		ymin = math.Min(ymin, math.Max(1, float64(s.merged.Min())))
+		ymax = math.Max(ymax, math.Max(1, float64(s.merged.Max())))
 	}
 	ly0, ly1 := math.Floor(math.Log10(ymin)), math.Ceil(math.Log10(ymax))
 	if ly1 <= ly0 {
@@ -211,29 +288,50 @@ func percentileSVG(series []distSeries, unit string) string {
 	}
 	px := func(x float64) float64 { return ml + x/xmax*(W-ml-mr) }
 	py := func(v float64) float64 { return H - mb - (math.Log10(math.Max(v, 1))-ly0)/(ly1-ly0)*(H-mt-mb) }
+	line := func(h *hdrhistogram.Histogram, xto, step float64) string {
+		var pts []string
+		for x := 0.0; x <= xto+1e-9; x += step {
+			q := 100 * (1 - math.Pow(10, -x))
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(x), py(float64(h.ValueAtQuantile(q)))))
+		}
+		return strings.Join(pts, " ")
+	}
+	kind := "raw"
+	if corrected {
+		kind = "corrected"
+	}
+	scale, yunit := axisUnit(unit, math.Pow(10, ly0))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg width="%g" height="%g" viewBox="0 0 %g %g" role="img">`, W, H, W, H)
+	fmt.Fprintf(&b, `<svg class="dist" data-histogram="%s" width="%g" height="%g" viewBox="0 0 %g %g" role="img">`, kind, W, H, W, H)
 	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`, ml, mt, W-ml-mr, H-mt-mb)
 	for x := 0.0; x <= xmax; x++ {
 		label := fmt.Sprintf("%.*f%%", max(0, int(x)-2), 100*(1-math.Pow(10, -x)))
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/><text x="%.1f" y="%g" text-anchor="middle">%s</text>`,
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/><text class="tick" x="%.1f" y="%g" text-anchor="middle">%s</text>`,
 			px(x), mt, px(x), H-mb, px(x), H-mb+14, label)
 	}
 	for e := ly0; e <= ly1; e++ {
 		v := math.Pow(10, e)
-		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#eee"/><text x="%g" y="%.1f" text-anchor="end">%s</text>`,
-			ml, py(v), W-mr, py(v), ml-4, py(v)+4, html.EscapeString(FormatValue(v, unit)))
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#eee"/><text class="tick" x="%g" y="%.1f" text-anchor="end">%s</text>`,
+			ml, py(v), W-mr, py(v), ml-4, py(v)+4, tickLabel(v/scale))
+	}
+	what := "latency"
+	if corrected {
+		what = "latency, corrected"
+	}
+	fmt.Fprintf(&b, `<text class="axis-title" x="%g" y="%g" text-anchor="middle">percentile</text>`, (ml+W-mr)/2, H-6)
+	fmt.Fprintf(&b, `<text class="axis-title" transform="translate(14 %g) rotate(-90)" text-anchor="middle">%s</text>`,
+		(mt+H-mb)/2, html.EscapeString(axisTitle(what, yunit)))
+	for _, s := range series {
+		for _, h := range s.boots {
+			fmt.Fprintf(&b, `<polyline class="boot" fill="none" stroke="%s" stroke-width="1" stroke-opacity="0.45" points="%s"/>`,
+				s.color, line(h, math.Min(xmax, percentileXMax(h.TotalCount())), 0.1))
+		}
 	}
 	for i, s := range series {
-		var pts []string
-		for x := 0.0; x <= xmax+1e-9; x += 0.05 {
-			q := 100 * (1 - math.Pow(10, -x))
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(x), py(float64(s.h.ValueAtQuantile(q)))))
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"><title>%s</title></polyline>`,
-			s.color, strings.Join(pts, " "), html.EscapeString(s.kernel))
-		fmt.Fprintf(&b, `<rect x="%g" y="%d" width="12" height="3" fill="%s"/><text x="%g" y="%d">%s (%d samples)</text>`,
-			W-mr+8, 20+16*i, s.color, W-mr+24, 24+16*i, html.EscapeString(s.kernel), s.h.TotalCount())
+		fmt.Fprintf(&b, `<polyline class="merged" fill="none" stroke="%s" stroke-width="2" points="%s"><title>%s</title></polyline>`,
+			s.color, line(s.merged, xmax, 0.05), html.EscapeString(s.kernel))
+		fmt.Fprintf(&b, `<rect x="%g" y="%d" width="12" height="3" fill="%s"/><text x="%g" y="%d">%s (%d boots, %d samples)</text>`,
+			W-mr+8, 20+16*i, s.color, W-mr+24, 24+16*i, html.EscapeString(s.kernel), len(s.boots), s.merged.TotalCount())
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -241,7 +339,7 @@ func percentileSVG(series []distSeries, unit string) string {
 
 // valuePlots draws, per metric, the per-boot values of the baseline and of
 // each candidate on one axis.
-func valuePlots(c *Comparison, kernels []string) []htmlPlot {
+func valuePlots(c *Comparison, colors map[string]string) []htmlPlot {
 	var order []string
 	byKey := map[string][]*MetricResult{}
 	for i := range c.Kernels {
@@ -256,32 +354,93 @@ func valuePlots(c *Comparison, kernels []string) []htmlPlot {
 	var plots []htmlPlot
 	for _, key := range order {
 		ms := byKey[key]
-		plots = append(plots, htmlPlot{Title: key, SVG: template.HTML(valuesSVG(c, ms))})
+		plots = append(plots, htmlPlot{Title: key, SVG: template.HTML(valuesSVG(c, colors, ms))})
 	}
 	return plots
 }
 
-func valuesSVG(c *Comparison, ms []*MetricResult) string {
-	const W, rowH, ml, mr = 720.0, 26.0, 170.0, 230.0
-	type row struct {
-		name   string
-		vals   []float64
-		m      *MetricResult // nil for the baseline row
-		color  string
-		lo, hi float64
+// valueRow is one kernel's row of a value plot.
+type valueRow struct {
+	name   string
+	vals   []float64
+	m      *MetricResult // nil for the baseline row
+	color  string
+	lo, hi float64 // the confidence band, when lo != hi
+}
+
+// valueAxis is the value axis's range for rows: every value and band with
+// a margin, from 0 up at most when no value is negative (a band that
+// reaches below 0 is cut at 0 then: a count or a latency is never negative).
+func valueAxis(rows []valueRow) (lo, hi float64, ok bool) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	nonNegative := true
+	for _, r := range rows {
+		for _, v := range r.vals {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			nonNegative = nonNegative && v >= 0
+		}
 	}
+	for _, r := range rows {
+		if r.lo != r.hi {
+			lo, hi = math.Min(lo, r.lo), math.Max(hi, r.hi)
+		}
+	}
+	if math.IsInf(lo, 0) || math.IsInf(hi, 0) || math.IsNaN(lo) || math.IsNaN(hi) {
+		return 0, 0, false
+	}
+	if nonNegative {
+		lo = math.Max(lo, 0)
+	}
+	if hi == lo {
+		d := math.Max(1, math.Abs(lo)*0.1)
+		lo, hi = lo-d, hi+d
+	} else {
+		pad := (hi - lo) * 0.05
+		lo, hi = lo-pad, hi+pad
+	}
+	if nonNegative {
+		lo = math.Max(lo, 0)
+	}
+	return lo, hi, true
+}
+
+// niceTicks are the round values (1, 2 or 5 times a power of ten) from lo
+// to hi, about n of them.
+func niceTicks(lo, hi float64, n int) []float64 {
+	if !(hi > lo) {
+		return nil
+	}
+	raw := (hi - lo) / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, f := range []float64{2, 5, 10} {
+		if step >= raw {
+			break
+		}
+		step = f * mag
+	}
+	var ticks []float64
+	for i := math.Ceil(lo / step); i*step <= hi*(1+1e-12); i++ {
+		ticks = append(ticks, i*step)
+	}
+	return ticks
+}
+
+func valuesSVG(c *Comparison, colors map[string]string, ms []*MetricResult) string {
+	const W, rowH, ml, mr, mt, mb = 880.0, 26.0, 170.0, 330.0, 16.0, 46.0
 	base := c.Baseline
 	for i := range c.Kernels {
 		if containsMetric(&c.Kernels[i], ms[0]) {
 			base = c.BaselineOf(&c.Kernels[i])
 		}
 	}
-	rows := []row{{name: base, vals: ms[0].Base, color: palette[0]}}
+	rows := []valueRow{{name: base, vals: ms[0].Base, color: colors[base]}}
 	for _, m := range ms {
-		r := row{name: "", vals: m.Cand, m: m}
+		r := valueRow{name: "", vals: m.Cand, m: m}
 		for i := range c.Kernels {
 			if containsMetric(&c.Kernels[i], m) {
-				r.name, r.color = c.Kernels[i].Kernel, palette[(i+1)%len(palette)]
+				r.name = c.Kernels[i].Kernel
+				r.color = colors[r.name]
 			}
 		}
 		if m.Estimated() && m.BaseMedian != 0 {
@@ -294,37 +453,33 @@ func valuesSVG(c *Comparison, ms []*MetricResult) string {
 		}
 		rows = append(rows, r)
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, r := range rows {
-		for _, v := range r.vals {
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		if r.lo != r.hi {
-			lo, hi = math.Min(lo, r.lo), math.Max(hi, r.hi)
-		}
-	}
-	if math.IsInf(lo, 0) {
+	lo, hi, ok := valueAxis(rows)
+	if !ok {
 		return ""
 	}
-	if hi == lo {
-		lo, hi = lo-1, hi+1
-	}
-	pad := (hi - lo) * 0.05
-	lo, hi = lo-pad, hi+pad
-	H := rowH*float64(len(rows)) + 24
+	H := mt + rowH*float64(len(rows)) + mb
+	axisY := mt + rowH*float64(len(rows)) + 4
 	px := func(v float64) float64 { return ml + (v-lo)/(hi-lo)*(W-ml-mr) }
 	unit := ms[0].Unit
+	scale, xunit := axisUnit(unit, math.Max(math.Abs(lo), math.Abs(hi)))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg width="%g" height="%g" viewBox="0 0 %g %g" role="img">`, W, H, W, H)
-	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#999"/>`, ml, H-20, W-mr, H-20)
-	fmt.Fprintf(&b, `<text x="%g" y="%g">%s</text><text x="%g" y="%g" text-anchor="end">%s</text>`,
-		ml, H-6, html.EscapeString(FormatValue(lo, unit)), W-mr, H-6, html.EscapeString(FormatValue(hi, unit)))
+	fmt.Fprintf(&b, `<svg class="values" data-metric="%s" data-axis="%g %g" width="%g" height="%g" viewBox="0 0 %g %g" role="img">`,
+		html.EscapeString(ms[0].Key), lo, hi, W, H, W, H)
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#999"/>`, ml, axisY, W-mr, axisY)
+	for _, t := range niceTicks(lo, hi, 5) {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/><line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#999"/><text class="tick" x="%.1f" y="%g" text-anchor="middle">%s</text>`,
+			px(t), mt, px(t), axisY, px(t), axisY, px(t), axisY+4, px(t), axisY+16, tickLabel(t/scale))
+	}
+	fmt.Fprintf(&b, `<text class="axis-title" x="%g" y="%g" text-anchor="middle">%s</text>`, (ml+W-mr)/2, H-6,
+		html.EscapeString(axisTitle(ms[0].Name, xunit)))
+	fmt.Fprintf(&b, `<text class="axis-title" x="%g" y="%g" text-anchor="end">kernel</text>`, ml-6, mt-4)
 	for i, r := range rows {
-		y := rowH*float64(i) + rowH/2 + 2
+		y := mt + rowH*float64(i) + rowH/2
 		fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end">%s</text>`, ml-6, y+4, html.EscapeString(r.name))
 		if r.lo != r.hi {
+			blo, bhi := math.Max(r.lo, lo), math.Min(r.hi, hi)
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%g" fill="%s" fill-opacity="0.15"><title>CI</title></rect>`,
-				px(r.lo), y-9, math.Max(1, px(r.hi)-px(r.lo)), 18.0, r.color)
+				px(blo), y-9, math.Max(1, px(bhi)-px(blo)), 18.0, r.color)
 		}
 		for _, v := range r.vals {
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s" fill-opacity="0.7"><title>%s</title></circle>`,

@@ -6,12 +6,16 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +267,54 @@ func TestBenchmarksParse(t *testing.T) {
 	}
 }
 
+// Durations in any unit come out in one unit, so benchstat shows them in
+// one table: 12.5 us and 3 ms are both nanoseconds on the line and seconds
+// once benchfmt's reader has tidied them.
+func TestBenchmarksOneDurationUnit(t *testing.T) {
+	b := &Boot{Kernel: "k", Outcome: OK, Scenarios: []Scenario{{Name: "s", Valid: true, Metrics: []Metric{
+		{Name: "rto", Unit: "us", Value: 12.5}, {Name: "stall", Unit: "ms", Value: 3}, {Name: "op", Unit: "ms/op", Value: 0.1},
+		{Name: "p99", Unit: "ns", Value: 250}, {Name: "rate", Unit: "ops/s", Value: 7}, {Name: "size", Unit: "bytes", Value: 64}}}}}
+	var out bytes.Buffer
+	if err := WriteBenchmarks(&out, "", []*Boot{b}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		line, unit string
+		value      float64
+	}{
+		"rto":   {"12500 ns", "sec", 12.5e-6},
+		"stall": {"3e+06 ns", "sec", 3e-3},
+		"op":    {"100000 ns/op", "sec/op", 1e-4},
+		"p99":   {"250 ns", "sec", 250e-9},
+		"rate":  {"7 ops/s", "ops/s", 7},
+		"size":  {"64 bytes", "bytes", 64},
+	}
+	for name, w := range want {
+		if !strings.Contains(out.String(), "metric="+name+" 1 "+w.line+"\n") {
+			t.Errorf("bench.txt lacks metric=%s 1 %s:\n%s", name, w.line, out.String())
+		}
+	}
+	rd := benchfmt.NewReader(bytes.NewReader(out.Bytes()), "bench.txt")
+	n := 0
+	for rd.Scan() {
+		rec, ok := rd.Result().(*benchfmt.Result)
+		if !ok {
+			t.Errorf("benchfmt: %v", rd.Result())
+			continue
+		}
+		_, parts := rec.Name.Parts()
+		name := strings.TrimPrefix(string(parts[len(parts)-1]), "/metric=")
+		w := want[name]
+		n++
+		if v := rec.Values[0]; v.Unit != w.unit || math.Abs(v.Value-w.value) > 1e-12*math.Abs(w.value) {
+			t.Errorf("benchfmt reads %s as %v %s, want %v %s", name, v.Value, v.Unit, w.value, w.unit)
+		}
+	}
+	if n != len(want) {
+		t.Errorf("benchfmt read %d results, want %d", n, len(want))
+	}
+}
+
 func TestHistogramLogReadBack(t *testing.T) {
 	_, boots := fixture(t)
 	var b bytes.Buffer
@@ -289,6 +341,32 @@ func TestHistogramLogReadBack(t *testing.T) {
 	}
 }
 
+// A corrected histogram named as its raw one has a tag of its own in the
+// interval log.
+func TestHistogramLogCorrectedTag(t *testing.T) {
+	_, boots := fixture(t)
+	addCorrected(t, boots)
+	var b bytes.Buffer
+	if err := WriteHistogramLog(&b, "6.1", boots); err != nil {
+		t.Fatal(err)
+	}
+	rd := hdrhistogram.NewHistogramLogReader(&b)
+	tags := map[string]int64{}
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("NextIntervalHistogram: %v", err)
+		}
+		if h == nil {
+			break
+		}
+		tags[h.Tag()] += h.TotalCount()
+	}
+	if want := map[string]int64{"timer.fifo-1ms": 8 * 20000, "timer.fifo-1ms.corrected": 8 * 21000}; !maps.Equal(tags, want) {
+		t.Errorf("histogram log's tags and counts = %v, want %v", tags, want)
+	}
+}
+
 // The HTML report is opened in a real headless Chromium: the plots must be in
 // the DOM and the console quiet.
 func TestHTMLInChromium(t *testing.T) {
@@ -300,6 +378,7 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Skipf("chromium not installed: %v", err)
 	}
 	run, boots, c := fixtureComparison(t)
+	addCorrected(t, boots)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	var b bytes.Buffer
@@ -336,13 +415,7 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Fatalf("chromium did not finish in 90s")
 	}
 	dom := stdout.String()
-	plots := strings.Count(dom, "<svg")
-	lines := strings.Count(dom, "<polyline")
-	// One distribution plot (timer/fifo-1ms) with 3 kernels, one value plot
-	// per metric key (7).
-	if plots != 8 || lines != 3 {
-		t.Errorf("chromium DOM has %d svg and %d polyline elements, want 8 and 3", plots, lines)
-	}
+	checkHTMLPlots(t, c, dom)
 	for _, l := range strings.Split(stderr.String(), "\n") {
 		if strings.Contains(l, "CONSOLE") || strings.Contains(l, "Uncaught") {
 			t.Errorf("chromium console: %s", l)
@@ -355,6 +428,180 @@ func TestHTMLInChromium(t *testing.T) {
 	answer, nav, section := strings.Index(dom, `<pre class="answer">`+Answer(c)[0]), strings.Index(dom, `<nav>`), strings.Index(dom, "<h2")
 	if answer < 0 || nav < answer || section < nav || !strings.Contains(dom, `<a href="#k-6.12">`) {
 		t.Errorf("chromium DOM: answer at %d, contents at %d, first section at %d; want the answer, then the contents with links, then the sections", answer, nav, section)
+	}
+}
+
+// addCorrected gives each boot's timer scenario a histogram corrected for
+// coordinated omission under the raw one's name (as rt-hog names both
+// "lateness"): the raw values and 1000 more of 2 ms each.
+func addCorrected(t *testing.T, boots []*Boot) {
+	t.Helper()
+	for _, b := range boots {
+		for i := range b.Scenarios {
+			sc := &b.Scenarios[i]
+			if sc.Name != "timer" {
+				continue
+			}
+			h, err := DecodeHistogram(sc.Histograms[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.RecordValues(2_000_000, 1000)
+			enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Histograms = append(sc.Histograms, Histogram{Name: sc.Histograms[0].Name, Unit: "ns", Corrected: true, Encoded: string(enc)})
+		}
+	}
+}
+
+var (
+	svgRE       = regexp.MustCompile(`(?s)<svg\b[^>]*>.*?</svg>`)
+	axisTitleRE = regexp.MustCompile(`<text class="axis-title"[^>]*>([^<]*)</text>`)
+	tickRE      = regexp.MustCompile(`<text class="tick"[^>]*>([^<]*)</text>`)
+	colorRE     = regexp.MustCompile(`(?i)(?:stroke|fill)="(#[0-9a-f]{6})"`)
+	metricRE    = regexp.MustCompile(`data-metric="([^"]*)"`)
+	axisRE      = regexp.MustCompile(`data-axis="(\S+) (\S+)"`)
+)
+
+// checkHTMLPlots checks the plots of the fixture's report.html (with
+// addCorrected's histograms), as written or as Chromium's DOM: every plot
+// has a title on both axes, the kernels' colours are the palette's and no
+// red or green, a metric with no negative value shows no negative tick, and
+// raw and corrected histograms are apart.
+func checkHTMLPlots(t *testing.T, c *Comparison, doc string) {
+	t.Helper()
+	for _, bad := range []string{"#d62728", "#2ca02c", "#ff0000", "#00ff00", "#008000"} {
+		for _, p := range palette {
+			if strings.EqualFold(p, bad) {
+				t.Errorf("palette holds %s: red or green reads as bad or good", p)
+			}
+		}
+		if strings.Contains(strings.ToLower(doc), bad) {
+			t.Errorf("report.html draws in %s: red or green reads as bad or good", bad)
+		}
+	}
+	svgs := svgRE.FindAllString(doc, -1)
+	var dists, values []string
+	for _, svg := range svgs {
+		switch {
+		case strings.Contains(svg, `class="dist"`):
+			dists = append(dists, svg)
+		case strings.Contains(svg, `class="values"`):
+			values = append(values, svg)
+		}
+	}
+	// One distribution plot each for the raw and the corrected timer
+	// histogram, one value plot per metric key (7).
+	if len(svgs) != 9 || len(dists) != 2 || len(values) != 7 {
+		t.Fatalf("report.html has %d svg, %d distribution and %d value plots, want 9, 2 and 7", len(svgs), len(dists), len(values))
+	}
+	for _, svg := range svgs {
+		titles := axisTitleRE.FindAllStringSubmatch(svg, -1)
+		if len(titles) != 2 {
+			t.Errorf("plot has %d axis titles, want 2: %.200s", len(titles), svg)
+			continue
+		}
+		if strings.Contains(svg, `class="dist"`) && (titles[0][1] != "percentile" || !strings.HasPrefix(titles[1][1], "latency") || !strings.HasSuffix(titles[1][1], " (us)")) {
+			t.Errorf("distribution plot's axis titles are %q and %q, want percentile and latency (us)", titles[0][1], titles[1][1])
+		}
+		if m := metricRE.FindStringSubmatch(svg); m != nil {
+			if unit := c.Kernels[0].Metrics[0].Unit; m[1] == c.Kernels[0].Metrics[0].Key && !strings.HasSuffix(titles[0][1], " (us)") {
+				t.Errorf("value plot of %s (%s) has the axis title %q, want its unit", m[1], unit, titles[0][1])
+			}
+		}
+		for _, col := range colorRE.FindAllStringSubmatch(svg, -1) {
+			if !slices.ContainsFunc(append(palette, "#000000", "#999999"), func(p string) bool { return strings.EqualFold(p, col[1]) }) {
+				t.Errorf("plot draws in %s, not a palette colour", col[1])
+			}
+		}
+	}
+	for _, svg := range values {
+		key := metricRE.FindStringSubmatch(svg)[1]
+		nonNegative := true
+		for _, k := range c.Kernels {
+			for _, m := range k.Metrics {
+				if m.Key == key {
+					for _, v := range append(slices.Clone(m.Base), m.Cand...) {
+						nonNegative = nonNegative && v >= 0
+					}
+				}
+			}
+		}
+		if a := axisRE.FindStringSubmatch(svg); a == nil {
+			t.Errorf("value plot of %s does not give its axis's range", key)
+		} else if lo, err := strconv.ParseFloat(a[1], 64); err != nil || (nonNegative && lo < 0) {
+			t.Errorf("value plot of %s, a metric with no negative value, has its axis from %s", key, a[1])
+		}
+		ticks := tickRE.FindAllStringSubmatch(svg, -1)
+		if len(ticks) < 2 {
+			t.Errorf("value plot of %s has %d ticks, want 2 or more", key, len(ticks))
+		}
+		for _, tick := range ticks {
+			if nonNegative && (strings.HasPrefix(tick[1], "-") || strings.HasPrefix(tick[1], "\u2212")) {
+				t.Errorf("value plot of %s, a metric with no negative value, has the tick %s", key, tick[1])
+			}
+		}
+	}
+	raw, corrected := dists[0], dists[1]
+	if !strings.Contains(raw, `data-histogram="raw"`) || !strings.Contains(corrected, `data-histogram="corrected"`) ||
+		!strings.Contains(doc, "<h3>timer/fifo-1ms (raw)</h3>") || !strings.Contains(doc, "<h3>timer/fifo-1ms (corrected for coordinated omission)</h3>") {
+		t.Errorf("report.html does not title the raw and the corrected distribution apart")
+	}
+	// Merged apart, each kernel's line counts its own kind's samples only.
+	for _, tc := range []struct {
+		svg, legend string
+	}{
+		{raw, "6.1 (8 boots, 160000 samples)"}, {raw, "6.12-rt (7 boots, 140000 samples)"},
+		{corrected, "6.1 (8 boots, 168000 samples)"}, {corrected, "6.12-rt (7 boots, 147000 samples)"},
+	} {
+		if !strings.Contains(tc.svg, tc.legend) {
+			t.Errorf("distribution plot lacks %q: raw and corrected histograms merged?", tc.legend)
+		}
+	}
+	for _, svg := range dists {
+		// 3 kernels: a merged line each, and a line per OK boot (8+8+7).
+		if merged, boot := strings.Count(svg, `<polyline class="merged"`), strings.Count(svg, `<polyline class="boot"`); merged != 3 || boot != 23 {
+			t.Errorf("distribution plot has %d merged and %d per-boot lines, want 3 and 23", merged, boot)
+		}
+	}
+}
+
+func TestHTMLPlots(t *testing.T) {
+	run, boots, c := fixtureComparison(t)
+	addCorrected(t, boots)
+	var b bytes.Buffer
+	if err := WriteHTML(&b, c, run, boots); err != nil {
+		t.Fatal(err)
+	}
+	checkHTMLPlots(t, c, b.String())
+}
+
+// The value axis of a metric with no negative value starts at 0 at most,
+// whatever its margin or confidence band; one with a negative value may
+// go below.
+func TestValueAxis(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		rows     []valueRow
+		negative bool
+	}{
+		{"near zero", []valueRow{{vals: []float64{0.1, 0.2}}, {vals: []float64{5, 6}}}, false},
+		{"zeros", []valueRow{{vals: []float64{0, 0}}, {vals: []float64{0}}}, false},
+		{"one value", []valueRow{{vals: []float64{0.5, 0.5}}}, false},
+		{"band below zero", []valueRow{{vals: []float64{1, 2}}, {vals: []float64{1, 3}, lo: -2, hi: 4}}, false},
+		{"negative", []valueRow{{vals: []float64{-1, 2}}}, true},
+	} {
+		lo, hi, ok := valueAxis(tc.rows)
+		if !ok || hi <= lo || (lo < 0) != tc.negative {
+			t.Errorf("%s: value axis [%g, %g] ok %v, want it below 0: %v", tc.name, lo, hi, ok, tc.negative)
+		}
+		for _, v := range niceTicks(lo, hi, 5) {
+			if v < lo || v > hi || (v < 0 && !tc.negative) {
+				t.Errorf("%s: tick %g on the axis [%g, %g]", tc.name, v, lo, hi)
+			}
+		}
 	}
 }
 
@@ -382,5 +629,77 @@ func TestReportOneSidedMetric(t *testing.T) {
 		if !strings.Contains(tc.out, tc.want) {
 			t.Errorf("%s report does not contain %q:\n%s", tc.format, tc.want, tc.out)
 		}
+	}
+}
+
+// bigComparison is a comparison of kernels candidates with metrics metrics
+// each, the first decided of them regressions and the rest equivalent.
+func bigComparison(kernels, metrics, decided int) *Comparison {
+	c := &Comparison{Schema: ComparisonSchema, Baseline: "6.1", Alpha: 0.05, BaselineBoots: BootCounts{Total: 8, OK: 8}}
+	for i := range kernels {
+		k := KernelResult{Kernel: fmt.Sprintf("6.12-variant%03d", i), Boots: BootCounts{Total: 8, OK: 8},
+			Changes: []Change{{Kind: "config", Key: "CONFIG_HZ", Base: "250", Cand: "1000"}}}
+		for j := range metrics {
+			m := MetricResult{Key: fmt.Sprintf("scenario%02d/metric-with-a-long-name%03d.p99", j%10, j), Unit: "ns", Better: LowerIsBetter,
+				Base: []float64{1e5, 1.1e5, 0.9e5}, Cand: []float64{1e5, 1.1e5, 0.9e5}, BaseMedian: 1e5, CandMedian: 1e5,
+				Scale: LogScale, Ratio: 1.001, Lo: 0.99, Hi: 1.01, Level: 0.9, P: 0.5, Q: 0.8, Verdict: Equivalent}
+			if j < decided {
+				m.CandMedian, m.Ratio, m.Lo, m.Hi, m.P, m.Q, m.Verdict = 1.5e5, 1.5, 1.4, 1.6, 1e-6, 1e-5, Regression
+			}
+			k.Metrics = append(k.Metrics, m)
+		}
+		c.Kernels = append(c.Kernels, k)
+	}
+	return c
+}
+
+// report.md fits a GitHub comment (65,536 characters) however large the
+// comparison, and opens with the answer in any case; a comparison that fits
+// keeps its full tables.
+func TestMarkdownFitsComment(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		kernels, metrics, decided int
+		full, decidedRows, cut    bool
+	}{
+		{"small", 2, 20, 3, true, true, false},
+		{"many metrics", 12, 300, 12, false, true, false},
+		{"many decided", 40, 300, 200, false, false, false},
+		{"many kernels", 400, 50, 20, false, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := bigComparison(tc.kernels, tc.metrics, tc.decided)
+			var b strings.Builder
+			if err := WriteMarkdown(&b, c, nil); err != nil {
+				t.Fatal(err)
+			}
+			doc := b.String()
+			if len(doc) >= 65536 {
+				t.Fatalf("report.md is %d characters, want < 65536", len(doc))
+			}
+			answer := strings.Index(doc, "**The answer**\n\n```\n"+Answer(c)[0]+"\n")
+			if answer < 0 || strings.Contains(doc[:answer], "###") || strings.Contains(doc[:answer], "|") {
+				t.Errorf("report.md does not open with the answer:\n%.500s", doc)
+			}
+			if n := strings.Count(doc, "```"); n%2 != 0 {
+				t.Errorf("report.md leaves a code block open (%d fences)", n)
+			}
+			if got := strings.Contains(doc, "<summary>All "); got != tc.full {
+				t.Errorf("report.md has the full tables: %v, want %v", got, tc.full)
+			}
+			if got := strings.Contains(doc, "report.html and report.json"); got == tc.full {
+				t.Errorf("report.md says where the full report is: %v, want %v", got, !tc.full)
+			}
+			row := "| `scenario00/metric-with-a-long-name000.p99` |"
+			if got := strings.Contains(doc, row); got != tc.decidedRows {
+				t.Errorf("report.md has the decided changes' rows: %v, want %v", got, tc.decidedRows)
+			}
+			if got := strings.Contains(doc, "The report is cut here"); got != tc.cut {
+				t.Errorf("report.md is cut: %v, want %v", got, tc.cut)
+			}
+			if !tc.cut && strings.Count(doc, "\n### ") != tc.kernels {
+				t.Errorf("report.md has %d kernel headings, want %d", strings.Count(doc, "\n### "), tc.kernels)
+			}
+		})
 	}
 }
