@@ -77,7 +77,7 @@ func kernelAnswer(c *Comparison, k *KernelResult) []string {
 	}
 	for j, m := range decided {
 		if j == answerMetrics {
-			out = append(out, fmt.Sprintf("  ... and %d more decided changes (the full table: kvet show --all)", len(decided)-j))
+			out = append(out, fmt.Sprintf("  ... and %d more decided changes (the full table: kvet show RUNDIR, report.html)", len(decided)-j))
 			break
 		}
 		out = append(out, clip(fmt.Sprintf("  %-11s %-44s %8s  %s -> %s", m.Verdict, m.Key, pct(m.Ratio),
