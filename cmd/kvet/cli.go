@@ -91,6 +91,7 @@ func commands() []command {
 		{"run", "[MATRIX.yaml] [flags]", "boot every kernel of a matrix, run the scenarios, compare against the baseline", cmdRun},
 		{"show", "RUNDIR", "print a run's per-kernel summary and verdicts", cmdShow},
 		{"diff", "OLD NEW", "compare two stored runs", cmdDiff},
+		{"bisect", "MATRIX.yaml --metric KEY", "find the first kernel of an ordered list (a package series) at which a metric changed", cmdBisect},
 		{"repro", "RUNDIR [--kernel NAME] [--metric KEY]", "write a reproducer directory of a run's finding, for a kernel developer", cmdRepro},
 		{"merge", "-out DIR SHARDDIR...", "merge shard run directories into one run", cmdMerge},
 		{"kernels", "search|fetch|list|prune ...", "find, fetch and cache kernels", cmdKernels},
