@@ -53,7 +53,7 @@ deps-kernel-build:
 # Run kvet's main job: the embedded default matrix. ARGS adds flags,
 # e.g. make run ARGS='--boots 5'.
 run: deps build
-	$(BIN) run $(ARGS)
+	@$(BIN) run $(ARGS) || { rc=$$?; [ $$rc -ne 1 ] || echo "kvet: exit 1: a candidate kernel regressed or failed; the answer is above"; exit $$rc; }
 
 # The packages' own real-kernel tests get Debian kernels through kvet's own
 # archive client (signature and checksums verified, cached).

@@ -86,9 +86,18 @@ func Bisect(ctx context.Context, o BisectOptions) (*Bisection, error) {
 			break
 		}
 		good, bad, _ := b.Range()
-		step, err := o.step(ctx, len(b.Steps)+1, specs, scen, names[good], names[i], names[bad])
+		step, err := o.step(ctx, len(b.Steps)+1, "", specs, scen, names[good], names[i], names[bad])
 		if err != nil {
 			return b, err
+		}
+		if step.Mark == MarkSkip && step.VsGood != "" {
+			// Undecided: once more with twice the boots before a skip.
+			first := step
+			if step, err = o.step(ctx, len(b.Steps)+1, "-more", specs, scen, names[good], names[i], names[bad]); err != nil {
+				return b, err
+			}
+			step.Wall += first.Wall
+			step.Why += fmt.Sprintf(" (with twice the boots; first %s)", first.Why)
 		}
 		b.Steps = append(b.Steps, step)
 		if err := b.Save(o.Dir); err != nil {
@@ -103,10 +112,18 @@ func Bisect(ctx context.Context, o BisectOptions) (*Bisection, error) {
 }
 
 // step boots cand beside good and bad and marks it.
-func (o BisectOptions) step(ctx context.Context, n int, specs map[string]kernels.Spec, scen []matrix.Scenario, good, cand, bad string) (Step, error) {
-	st := Step{Kernel: cand, Good: good, Bad: bad, Run: fmt.Sprintf("step-%02d-%s", n, cand)}
+// A retry ("-more") boots twice as many.
+func (o BisectOptions) step(ctx context.Context, n int, retry string, specs map[string]kernels.Spec, scen []matrix.Scenario, good, cand, bad string) (Step, error) {
+	st := Step{Kernel: cand, Good: good, Bad: bad, Run: fmt.Sprintf("step-%02d-%s%s", n, cand, retry)}
 	start := time.Now()
 	sub := *o.Matrix
+	if retry != "" {
+		if sub.Adaptive() {
+			sub.MaxBoots *= 2
+		} else {
+			sub.Boots *= 2
+		}
+	}
 	sub.Kernels = []kernels.Spec{specs[good], specs[cand], specs[bad]}
 	sub.Baseline, sub.Scenarios, sub.Seed = good, scen, 0
 	ro := o.Run
