@@ -131,7 +131,7 @@ func MarkOf(vsGood, vsBad, change results.Verdict) (mark, why string) {
 	}
 	switch {
 	case vsGood == change && !decided(vsBad):
-		return MarkBad, fmt.Sprintf("a %s against the good kernel, like the bad one", change)
+		return MarkBad, fmt.Sprintf("%s against the good kernel, like the bad one", change)
 	case decided(vsBad) && !decided(vsGood):
 		return MarkGood, fmt.Sprintf("%s against the bad kernel, %s against the good one", vsBad, vsGood)
 	}
