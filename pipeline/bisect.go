@@ -38,6 +38,9 @@ type Bisection struct {
 	Metric  string   `json:"metric"`
 	Kernels []string `json:"kernels"`
 	Steps   []Step   `json:"steps"`
+	// Stop is set when the bisection cannot go on: the good and bad
+	// kernels did not differ on the metric in a step's boots.
+	Stop string `json:"stop,omitempty"`
 }
 
 // Step is one comparison of a bisection.
@@ -93,7 +96,7 @@ func (b *Bisection) Range() (good, bad int, open []int) {
 // nearest its middle; ok is false when the bisection is over.
 func (b *Bisection) Next() (next int, ok bool) {
 	good, bad, open := b.Range()
-	if len(open) == 0 {
+	if len(open) == 0 || b.Stop != "" {
 		return 0, false
 	}
 	mid := (good + bad) / 2
@@ -108,6 +111,9 @@ func (b *Bisection) Next() (next int, ok bool) {
 
 // Result says what the bisection found, or what is left open.
 func (b *Bisection) Result() string {
+	if b.Stop != "" {
+		return "stopped: " + b.Stop
+	}
 	good, bad, open := b.Range()
 	if len(open) > 0 {
 		return fmt.Sprintf("open: %d kernels between %s (good) and %s (bad)", len(open), b.Kernels[good], b.Kernels[bad])

@@ -100,6 +100,10 @@ func Bisect(ctx context.Context, o BisectOptions) (*Bisection, error) {
 			step.Why += fmt.Sprintf(" (with twice the boots; first %s)", first.Why)
 		}
 		b.Steps = append(b.Steps, step)
+		if step.Change != results.Regression && step.Change != results.Improvement && step.VsGood != "" {
+			b.Stop = fmt.Sprintf("%s and %s do not differ on %s in step %d's boots (%s): nothing to bisect; more boots (--boots) may decide it",
+				step.Good, step.Bad, o.Metric, len(b.Steps), step.Change)
+		}
 		if err := b.Save(o.Dir); err != nil {
 			return b, infra(err)
 		}

@@ -68,6 +68,10 @@ func TestBisectSteps(t *testing.T) {
 	if got := b.Result(); !strings.HasPrefix(got, "first bad: one of k5, k6") {
 		t.Errorf("skip k5: %q, want the range k5..k6 left", got)
 	}
+	stopped := &Bisection{Kernels: []string{"a", "b", "c", "d"}, Stop: "a and d do not differ"}
+	if _, ok := stopped.Next(); ok || stopped.Result() != "stopped: a and d do not differ" {
+		t.Errorf("a stopped bisection goes on, or says %q", stopped.Result())
+	}
 	if got := (&Bisection{Kernels: []string{"a", "b", "c", "d"}}).Result(); !strings.HasPrefix(got, "open: 2 kernels between a (good) and d (bad)") {
 		t.Errorf("no steps yet: %q", got)
 	}
