@@ -84,7 +84,7 @@ func kernelAnswer(c *Comparison, k *KernelResult) []string {
 			medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit))))
 	}
 	if len(k.Changes) > 0 && (len(decided) > 0 || len(k.Faults) > 0) {
-		out = append(out, wrap("  what changed: ", changesString(k.Changes))...)
+		out = append(out, changedLines(k.Changes)...)
 	}
 	if len(unchanged)+len(undecided) > 0 {
 		line := fmt.Sprintf("  %d unchanged, %d undecided", len(unchanged), len(undecided))
@@ -110,6 +110,27 @@ func decideHint(c *Comparison, k *KernelResult) string {
 		return fmt.Sprintf("%d more boots of each kernel could decide them (needs %d, has %d)", k.BootsNeeded-n, k.BootsNeeded, n)
 	}
 	return "their intervals straddle the thresholds; more boots narrow them"
+}
+
+// answerChangedLines bounds what changed in the answer: two kernel
+// versions differ in dozens of facts, and the first screen must answer.
+const answerChangedLines = 4
+
+// changedLines is what changed, wrapped, the first changes (the release,
+// the configuration, the matrix's own differences come first) as far as
+// answerChangedLines allow and then how many more there are.
+func changedLines(cs []Change) []string {
+	lines := wrap("  what changed: ", changesString(cs))
+	if len(lines) <= answerChangedLines {
+		return lines
+	}
+	for n := len(cs) - 1; n > 0; n-- {
+		more := fmt.Sprintf("; and %d more (the full list: kvet show RUNDIR, report.html)", len(cs)-n)
+		if lines = wrap("  what changed: ", changesString(cs[:n])+more); len(lines) <= answerChangedLines {
+			return lines
+		}
+	}
+	return lines[:answerChangedLines]
 }
 
 func plural(n int, s string) string {

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -40,5 +41,33 @@ func TestKernelsInMatrixOrder(t *testing.T) {
 	c := Compare("base", boots, CompareOptions{Kernels: []Kernel{{Name: "base"}, {Name: "first"}, {Name: "second"}}})
 	if len(c.Kernels) != 2 || c.Kernels[0].Kernel != "first" || c.Kernels[1].Kernel != "second" {
 		t.Errorf("kernels = %v, want first, second", []string{c.Kernels[0].Kernel, c.Kernels[1].Kernel})
+	}
+}
+
+// TestAnswerBoundsWhatChanged: two kernel versions differ in dozens of
+// facts; the answer lists the first as far as four lines go and says how
+// many more there are, and a config option is not said again as a fact.
+func TestAnswerBoundsWhatChanged(t *testing.T) {
+	base, cand := map[string]string{}, map[string]string{}
+	for i := 0; i < 60; i++ {
+		base[fmt.Sprintf("sched.knob%02d", i)] = "1"
+		cand[fmt.Sprintf("sched.knob%02d", i)] = "2"
+	}
+	base["config.CONFIG_HZ"], cand["config.CONFIG_HZ"] = "250", "1000"
+	cs := WhatChanged(Kernel{Release: "6.1", Config: map[string]string{"CONFIG_HZ": "250"}}, Kernel{Release: "7.3", Config: map[string]string{"CONFIG_HZ": "1000"}}, base, cand)
+	for _, c := range cs {
+		if c.Kind == "fact" && c.Key == "config.CONFIG_HZ" {
+			t.Errorf("CONFIG_HZ is said twice: %+v", cs)
+		}
+	}
+	lines := changedLines(cs)
+	last := lines[len(lines)-1]
+	if len(lines) > answerChangedLines || !strings.Contains(last, "more (the full list: kvet show RUNDIR, report.html)") || !strings.HasPrefix(lines[0], "  what changed: release 6.1 -> 7.3; CONFIG_HZ 250 -> 1000") {
+		t.Errorf("what changed in the answer:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if len(l) > answerWidth {
+			t.Errorf("line of %d columns: %s", len(l), l)
+		}
 	}
 }

@@ -42,12 +42,20 @@ func WhatChanged(base, cand Kernel, baseFacts, candFacts map[string]string) []Ch
 		}
 		return false
 	}
-	out = append(out, diffMaps("config", base.Config, cand.Config, cfg)...)
+	configs := diffMaps("config", base.Config, cand.Config, cfg)
+	out = append(out, configs...)
 	if base.Cmdline != cand.Cmdline {
 		out = append(out, Change{Kind: "cmdline", Key: "cmdline", Base: base.Cmdline, Cand: cand.Cmdline})
 	}
 	out = append(out, diffMaps("sysctl", base.Sysctl, cand.Sysctl, func(string) bool { return true })...)
+	known := map[string]bool{} // config options said already, not again as facts
+	for _, c := range configs {
+		known["config."+c.Key] = true
+	}
 	fact := func(k string) bool {
+		if known[k] {
+			return false
+		}
 		for _, p := range factPrefixes {
 			if strings.HasPrefix(k, p) {
 				return true
