@@ -39,14 +39,20 @@ func WriteText(w io.Writer, c *Comparison, run *Run, color bool) error {
 		return verdictColor(v) + s + ansiReset
 	}
 	var b strings.Builder
-	if run != nil {
-		fmt.Fprintf(&b, "kvet run %s: %s, profile %s, accel %s, host %s (%s, QEMU %s)\n",
-			run.ID, run.Created.UTC().Format("2006-01-02 15:04 UTC"), run.Profile, run.Accel, run.Host.Hostname, run.Host.CPUModel, run.Host.QEMUVersion)
+	// The header fits the first screen's width, as the answer does.
+	line := func(prefix, text string) {
+		for _, l := range wrap(prefix, text) {
+			b.WriteString(l + "\n")
+		}
 	}
-	fmt.Fprintf(&b, "baseline %s: %s; alpha %g (Benjamini-Hochberg, weighted: primary metrics share 80%%); SHIFT is the estimated ratio (of geometric means, of event rates for counts), CI at its achieved level\n",
-		c.Baseline, bootsString(c.BaselineBoots), c.Alpha)
+	if run != nil {
+		line("kvet run ", fmt.Sprintf("%s: %s, profile %s, accel %s, host %s (%s, QEMU %s)",
+			run.ID, run.Created.UTC().Format("2006-01-02 15:04 UTC"), run.Profile, run.Accel, run.Host.Hostname, run.Host.CPUModel, run.Host.QEMUVersion))
+	}
+	line("baseline ", fmt.Sprintf("%s: %s; alpha %g (Benjamini-Hochberg, weighted: primary metrics share 80%%); SHIFT is the estimated ratio (of geometric means, of event rates for counts), CI at its achieved level",
+		c.Baseline, bootsString(c.BaselineBoots), c.Alpha))
 	for _, n := range c.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
+		line("note: ", n)
 	}
 	b.WriteString("\n")
 	for _, l := range Answer(c) {

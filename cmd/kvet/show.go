@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/kvet/kvet/results"
 )
 
 func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("show", "RUNDIR", "print a run's per-kernel summary: boots and their outcomes, every metric's median across boots, and the verdicts", stderr)
+	fs := newFlags("show", "RUNDIR", "print a run's verdicts, the answer first, then its per-kernel summary: boots and their outcomes, every metric's median across boots", stderr)
 	metricsOnly := fs.Bool("metrics", false, "print the per-kernel metric table only, no verdicts")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -26,9 +27,15 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return badInput(err)
 	}
-	results.WriteSummary(stdout, run, boots)
 	if *metricsOnly {
+		results.WriteSummary(stdout, run, boots)
 		return nil
 	}
-	return showVerdicts(stdout, d, run, boots)
+	// The answer first: the first screen says what changed.
+	if err := showVerdicts(stdout, d, run, boots); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	results.WriteSummary(stdout, run, boots)
+	return nil
 }

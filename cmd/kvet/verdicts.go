@@ -18,6 +18,5 @@ func showVerdicts(w io.Writer, d *results.Dir, run *results.Run, boots []*result
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(w)
-	return results.WriteText(w, c, nil, colorful(w))
+	return results.WriteText(w, c, run, colorful(w))
 }
