@@ -80,7 +80,7 @@ func kernelAnswer(c *Comparison, k *KernelResult) []string {
 			out = append(out, fmt.Sprintf("  ... and %d more decided changes (the full table: kvet show RUNDIR, report.html)", len(decided)-j))
 			break
 		}
-		out = append(out, clip(fmt.Sprintf("  %-11s %-44s %8s  %s -> %s", m.Verdict, m.Key, pct(m.Ratio),
+		out = append(out, clip(fmt.Sprintf("  %-11s %-44s %8s  %s -> %s", m.Verdict, m.Key, changeString(m),
 			medianString(m.Base, m.BaseMedian, m.Unit), medianString(m.Cand, m.CandMedian, m.Unit))))
 	}
 	if len(k.Changes) > 0 && (len(decided) > 0 || len(k.Faults) > 0) {

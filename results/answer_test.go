@@ -71,3 +71,17 @@ func TestAnswerBoundsWhatChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestComplementShiftLabelled: a fraction judged on its rarer side shows
+// the shift of 1 - value, and says so, so that -99.6% beside 0.954 -> 1
+// does not read as the fraction falling.
+func TestComplementShiftLabelled(t *testing.T) {
+	m := &MetricResult{Ratio: 0.004, Lo: 0.001, Hi: 0.01, Level: 0.9, Complement: true}
+	if got := changeString(m); got != "-99.6% of 1-x" {
+		t.Errorf("changeString = %q, want -99.6%% of 1-x", got)
+	}
+	m.Complement = false
+	if got := changeString(m); got != "-99.6%" {
+		t.Errorf("changeString = %q", got)
+	}
+}

@@ -41,6 +41,9 @@ func changeString(m *MetricResult) string {
 	if !m.Estimated() {
 		return "-"
 	}
+	if m.Complement {
+		return pct(m.Ratio) + " of 1-x" // judged on the rarer side: the shift of 1 - value
+	}
 	return pct(m.Ratio)
 }
 
