@@ -76,7 +76,7 @@ func TestAnswerBoundsWhatChanged(t *testing.T) {
 // the shift of 1 - value, and says so, so that -99.6% beside 0.954 -> 1
 // does not read as the fraction falling.
 func TestComplementShiftLabelled(t *testing.T) {
-	m := &MetricResult{Ratio: 0.004, Lo: 0.001, Hi: 0.01, Level: 0.9, Complement: true}
+	m := &MetricResult{Scale: LogScale, Ratio: 0.004, Lo: 0.001, Hi: 0.01, Level: 0.9, Complement: true}
 	if got := changeString(m); got != "-99.6% of 1-x" {
 		t.Errorf("changeString = %q, want -99.6%% of 1-x", got)
 	}
