@@ -113,7 +113,7 @@ func TestPanicIsReported(t *testing.T) {
 	if b := boots[0]; b.Wall > time.Minute || !strings.Contains(b.ConsoleTail, "Kernel panic") {
 		t.Errorf("panic boot took %s with console tail %q; want seconds and the panic message", b.Wall, b.ConsoleTail)
 	}
-	if !strings.Contains(r.stdout+r.stderr, "Kernel panic") {
+	if !says(r.stdout+r.stderr, "Kernel panic") {
 		t.Errorf("the report does not show the console's tail:\n%s\n%s", r.stdout, r.stderr)
 	}
 	if u := boots[0].Unconfirmed; len(u) != 1 || u[0].Outcome != results.KernelPanic || len(u[0].Decisive) == 0 {
@@ -121,7 +121,7 @@ func TestPanicIsReported(t *testing.T) {
 	} else if _, err := os.Stat(filepath.Join(out, u[0].ConsoleFile)); err != nil {
 		t.Errorf("the first try's console: %v", err)
 	}
-	if !strings.Contains(r.stdout, "reproduced on a rerun") {
+	if !says(r.stdout, "reproduced on a rerun") {
 		t.Errorf("the report does not say the panic reproduced:\n%s", r.stdout)
 	}
 }

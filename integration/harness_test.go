@@ -275,3 +275,9 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// says reports whether a report says phrase, however its lines were
+// wrapped to the terminal's width.
+func says(report, phrase string) bool {
+	return strings.Contains(strings.Join(strings.Fields(report), " "), phrase)
+}
