@@ -55,7 +55,7 @@ func WriteReproREADME(w io.Writer, r *Repro) error {
 		if m.Reason != "" {
 			fmt.Fprintf(&b, " (%s)", m.Reason)
 		}
-		fmt.Fprintf(&b, ". Shift %s, confidence interval %s, p %s, q %s after Benjamini-Hochberg at alpha %g; threshold %g%%; %s is better.\n\n",
+		fmt.Fprintf(&b, ". Shift %s, confidence interval %s, p %s, q %s after Benjamini-Hochberg at alpha %.2g; threshold %g%%; %s is better.\n\n",
 			changeString(m), ciString(m), pString(m.P), pString(m.Q), r.Alpha, m.Threshold*100, m.Better)
 	}
 	if len(k.Changes) > 0 {
