@@ -74,15 +74,20 @@ var (
 )
 
 func TestDiff(t *testing.T) {
+	// The runs are named relative to the test's own directory, so that the
+	// output (whose notes wrap at the terminal's width) is the same
+	// whatever the temporary directory is called.
 	dir := t.TempDir()
-	old := writeRun(t, dir, runSpec{id: "old", cpu: "AMD EPYC 7B13", kvetVersion: "v0.1.0", kernels: []kernelSpec{
-		{"stable", steady, rttBase}, {"next", steady, rttSame}}})
-	same := writeRun(t, dir, runSpec{id: "new", cpu: "AMD EPYC 7B13", kvetVersion: "v0.1.0", kernels: []kernelSpec{
-		{"stable", steady, rttSame}, {"next", stalls, rttBase}}})
-	otherCPU := writeRun(t, dir, runSpec{id: "elsewhere", cpu: "Intel Xeon 8375C", kvetVersion: "v0.2.0", kernels: []kernelSpec{
-		{"stable", steady, rttSame}}})
-	tcg := writeRun(t, dir, runSpec{id: "tcg", cpu: "AMD EPYC 7B13", kvetVersion: "v0.1.0", accel: "tcg", kernels: []kernelSpec{
-		{"other", steady, rttSame}}})
+	t.Chdir(dir)
+	rel := func(p string) string { return filepath.Base(p) }
+	old := rel(writeRun(t, dir, runSpec{id: "old", cpu: "AMD EPYC 7B13", kvetVersion: "v0.1.0", kernels: []kernelSpec{
+		{"stable", steady, rttBase}, {"next", steady, rttSame}}}))
+	same := rel(writeRun(t, dir, runSpec{id: "new", cpu: "AMD EPYC 7B13", kvetVersion: "v0.1.0", kernels: []kernelSpec{
+		{"stable", steady, rttSame}, {"next", stalls, rttBase}}}))
+	otherCPU := rel(writeRun(t, dir, runSpec{id: "elsewhere", cpu: "Intel Xeon 8375C", kvetVersion: "v0.2.0", kernels: []kernelSpec{
+		{"stable", steady, rttSame}}}))
+	tcg := rel(writeRun(t, dir, runSpec{id: "tcg", cpu: "AMD EPYC 7B13", kvetVersion: "v0.1.0", accel: "tcg", kernels: []kernelSpec{
+		{"other", steady, rttSame}}}))
 
 	tests := []struct {
 		name       string
@@ -105,7 +110,7 @@ func TestDiff(t *testing.T) {
 		{name: "no common kernel", args: []string{old, tcg}, code: 2, wantStderr: nil},
 		{name: "unknown kernel", args: []string{old, same, "--kernel", "nope"}, code: 2},
 		{name: "half a pair", args: []string{old, same, "--old-kernel", "stable"}, code: 2},
-		{name: "not a run", args: []string{old, dir}, code: 2},
+		{name: "not a run", args: []string{old, "."}, code: 2},
 		{name: "one dir", args: []string{old}, code: 2},
 		{name: "bad format", args: []string{old, same, "--format", "pdf"}, code: 2},
 		{name: "bad fail-on", args: []string{old, same, "--fail-on", "regresion"}, code: 2},
@@ -123,7 +128,7 @@ func TestDiff(t *testing.T) {
 				}
 			}
 			if tc.golden != "" {
-				golden(t, tc.golden, strings.ReplaceAll(stdout.String(), dir, "$DIR"))
+				golden(t, tc.golden, stdout.String())
 			}
 		})
 	}
@@ -178,11 +183,15 @@ func TestDiffFormats(t *testing.T) {
 
 // golden compares got with testdata/NAME.golden; on a mismatch it writes
 // testdata/NAME.got for a diff (-update rewrites the golden file).
+// testdata is the package's testdata folder, found before any test
+// changes directory.
+var testdata, _ = filepath.Abs("testdata")
+
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
+	p := filepath.Join(testdata, name+".golden")
 	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(testdata, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
@@ -195,8 +204,8 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if got != string(want) {
-		os.WriteFile(filepath.Join("testdata", name+".got"), []byte(got), 0o644)
-		t.Errorf("output differs from %s; see %s.got:\n%s", p, filepath.Join("testdata", name), got)
+		os.WriteFile(filepath.Join(testdata, name+".got"), []byte(got), 0o644)
+		t.Errorf("output differs from %s; see %s.got:\n%s", p, filepath.Join(testdata, name), got)
 	}
 }
 
