@@ -56,19 +56,21 @@ run: deps build
 	@$(BIN) run $(ARGS) || { rc=$$?; [ $$rc -ne 1 ] || echo "kvet: exit 1: a candidate kernel regressed or failed; the answer is above"; exit $$rc; }
 
 # The packages' own real-kernel tests get Debian kernels through kvet's own
-# archive client (signature and checksums verified, cached).
+# archive client (signature and checksums verified, cached). -count=1: the
+# integration tests run a kvet they build themselves, which Go's test cache
+# cannot see, so a cached pass could hide a change to kvet.
 TEST_KERNELS := linux-image-cloud-amd64 linux-image-6.12-cloud-amd64
 test: deps-test deps-kernel-build build
 	debs=$$($(BIN) kernels fetch --deb-only $(TEST_KERNELS)) && \
 	export KVET_TEST_DEBS=$$(echo "$$debs" | paste -sd:) KVET_TEST_DEB=$$(echo "$$debs" | tail -n 1) && \
-	$(REQUIRE) $(GO) test -timeout 40m ./...
+	$(REQUIRE) $(GO) test -count=1 -timeout 40m ./...
 
 # kvet's timer and tcp-rr against cyclictest and sockperf in the same
 # guests, four boots, judged (p50 within 15%, p99 within 25%, 3 of 4 boots).
 agreement: deps-test build
 	debs=$$($(BIN) kernels fetch --deb-only $(TEST_KERNELS)) && \
 	export KVET_TEST_DEBS=$$(echo "$$debs" | paste -sd:) KVET_TEST_DEB=$$(echo "$$debs" | tail -n 1) && \
-	KVET_AGREEMENT=1 $(GO) test -timeout 40m -run TestAgreement -v ./integration
+	KVET_AGREEMENT=1 $(GO) test -count=1 -timeout 40m -run TestAgreement -v ./integration
 
 # Unit tests only: no QEMU, no downloads.
 unit:
