@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -137,7 +136,7 @@ func undecidedNames(look results.Look) []string {
 			out = append(out, k.Kernel)
 		}
 	}
-	return slices.Clip(out)
+	return out
 }
 
 func addSummary(a, b runner.Summary) runner.Summary {

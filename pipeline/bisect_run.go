@@ -109,9 +109,6 @@ func Bisect(ctx context.Context, o BisectOptions) (*Bisection, error) {
 		}
 		fmt.Fprintf(o.Out, "step %d: %s beside %s and %s: %s (%s) in %s\n", len(b.Steps), step.Kernel, step.Good, step.Bad, step.Mark, step.Why, step.Wall.Round(time.Second))
 	}
-	if err := b.Save(o.Dir); err != nil {
-		return b, infra(err)
-	}
 	return b, nil
 }
 

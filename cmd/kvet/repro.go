@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,19 +27,11 @@ func cmdRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return badInputf("repro: want one run directory")
-	}
-	d, run, err := results.OpenDir(pos[0])
+	d, run, boots, err := openRunArg("repro", fs, pos)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
-	boots, err := d.Boots()
-	if err != nil {
-		return badInput(err)
-	}
-	m, err := matrix.Parse(filepath.Join(pos[0], results.RunFile)+" (matrix)", []byte(run.Matrix))
+	m, err := matrix.OfRun(run)
 	if err != nil {
 		return badInput(err)
 	}
@@ -89,7 +82,7 @@ func findFinding(c *results.Comparison, kernel, metric string) (*results.Repro, 
 		case metric != "" && mr.Key == metric:
 			r.Metric = mr
 		case metric == "" && len(k.Faults) == 0 && (mr.Verdict == results.Regression || mr.Verdict == results.Improvement):
-			if r.Metric == nil || abslog(mr.Ratio) > abslog(r.Metric.Ratio) {
+			if r.Metric == nil || logSize(mr.Ratio) > logSize(r.Metric.Ratio) {
 				r.Metric = mr
 			}
 		}
@@ -105,14 +98,12 @@ func findFinding(c *results.Comparison, kernel, metric string) (*results.Repro, 
 	return r, nil
 }
 
-func abslog(r float64) float64 {
+// logSize is how far a ratio is from 1, either way (0 when unestimated).
+func logSize(r float64) float64 {
 	if r <= 0 {
 		return 0
 	}
-	if r < 1 {
-		return 1 / r
-	}
-	return r
+	return math.Abs(math.Log(r))
 }
 
 // writeRepro writes the directory: matrix.yaml, the two kernels' boots and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -15,17 +16,9 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return badInputf("show: want one run directory")
-	}
-	d, run, err := results.OpenDir(pos[0])
+	d, run, boots, err := openRunArg("show", fs, pos)
 	if err != nil {
-		return badInput(err)
-	}
-	boots, err := d.Boots()
-	if err != nil {
-		return badInput(err)
+		return err
 	}
 	if *metricsOnly {
 		results.WriteSummary(stdout, run, boots)
@@ -38,4 +31,22 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintln(stdout)
 	results.WriteSummary(stdout, run, boots)
 	return nil
+}
+
+// openRunArg opens the one run directory a command was given, with its
+// recorded boots.
+func openRunArg(cmd string, fs *flag.FlagSet, pos []string) (*results.Dir, *results.Run, []*results.Boot, error) {
+	if len(pos) != 1 {
+		fs.Usage()
+		return nil, nil, nil, badInputf("%s: want one run directory", cmd)
+	}
+	d, run, err := results.OpenDir(pos[0])
+	if err != nil {
+		return nil, nil, nil, badInput(err)
+	}
+	boots, err := d.Boots()
+	if err != nil {
+		return nil, nil, nil, badInput(err)
+	}
+	return d, run, boots, nil
 }

@@ -216,9 +216,14 @@ func RunThresholds(run *results.Run) (map[string]float64, error) {
 	if run.Matrix == "" {
 		return nil, nil
 	}
-	m, err := Parse(filepath.Join("run "+run.ID, results.RunFile)+" (matrix)", []byte(run.Matrix))
+	m, err := OfRun(run)
 	if err != nil {
 		return nil, err
 	}
 	return m.ThresholdMap(), nil
+}
+
+// OfRun parses the matrix a run recorded in run.json.
+func OfRun(run *results.Run) (*Matrix, error) {
+	return Parse(filepath.Join("run "+run.ID, results.RunFile)+" (matrix)", []byte(run.Matrix))
 }
