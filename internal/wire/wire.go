@@ -32,7 +32,14 @@ const (
 	TypeError Type = 6
 	// TypeDone is the last frame of a successful boot (empty payload).
 	TypeDone Type = 7
+	// TypeTrace carries one scenario's kernel trace: a Trace (see
+	// EncodeTrace). Sent before the scenario's Result, only when the plan
+	// asks for tracing.
+	TypeTrace Type = 8
 )
+
+// lastType is the highest type a frame may have.
+const lastType = TypeTrace
 
 func (t Type) String() string {
 	switch t {
@@ -50,6 +57,8 @@ func (t Type) String() string {
 		return "error"
 	case TypeDone:
 		return "done"
+	case TypeTrace:
+		return "trace"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -127,7 +136,7 @@ func (r *Reader) Next() (Frame, error) {
 		return Frame{}, fmt.Errorf("%w: bad magic %q", ErrCorrupt, h[:2])
 	}
 	t := Type(h[2])
-	if t < TypeHello || t > TypeDone || h[3] != 0 {
+	if t < TypeHello || t > lastType || h[3] != 0 {
 		return Frame{}, fmt.Errorf("%w: unknown type %d", ErrCorrupt, h[2])
 	}
 	n := binary.BigEndian.Uint32(h[4:8])
@@ -163,6 +172,13 @@ type Plan struct {
 	// Files are extra files the host wants in the guest (for the exec scenario);
 	// they travel in the image's appended cpio, so only their guest paths appear.
 	Timeout int64 `json:"timeout_ns,omitempty"` // per scenario, 0 = none
+	// Trace asks for a kernel trace of each scenario (scheduler events, and
+	// TCP events for the TCP scenarios), sent home in Trace frames. A traced
+	// boot measures under tracing: it is never a measurement boot.
+	Trace bool `json:"trace,omitempty"`
+	// TraceBufferKB is the trace buffer per CPU in KiB (0: DefaultTraceBufferKB;
+	// bounded by MaxTraceBufferKB).
+	TraceBufferKB int `json:"trace_buffer_kb,omitempty"`
 }
 
 // Invocation is one scenario run: its name and its parameters (JSON, already

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 )
 
@@ -80,4 +81,59 @@ func FuzzReader(f *testing.F) {
 			t.Errorf("decoded frames do not re-encode to a prefix of the input")
 		}
 	})
+}
+
+func TestTraceRoundTrip(t *testing.T) {
+	data := bytes.Repeat([]byte{0x1f, 0x8b, 0, 7}, 5000)
+	in := Trace{TraceInfo: TraceInfo{Scenario: "nagle", Enabled: []string{"sched/sched_switch", "tcp/tcp_probe"}, Missing: []string{"tcp/tcp_retransmit_skb"},
+		Bytes: 123456, Events: 789, Truncated: true, BufferKB: 2048}, Data: data}
+	p, err := EncodeTrace(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, Frame{Type: TypeTrace, Payload: p}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewReader(&buf).Next()
+	if err != nil {
+		t.Fatalf("Next() = %v: a trace frame must be read", err)
+	}
+	if f.Type != TypeTrace || f.Type.String() != "trace" {
+		t.Fatalf("frame type %s, want trace", f.Type)
+	}
+	out, err := DecodeTrace(f.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Data, data) {
+		t.Errorf("data: %d bytes back, want %d", len(out.Data), len(data))
+	}
+	out.Data, in.Data = nil, nil
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("DecodeTrace = %+v, want %+v", out, in)
+	}
+}
+
+func TestTraceCorrupt(t *testing.T) {
+	good, err := EncodeTrace(Trace{TraceInfo: TraceInfo{Scenario: "nagle"}, Data: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noName, _ := EncodeTrace(Trace{Data: []byte("x")})
+	long := bytes.Clone(good)
+	long[0] = 0x7f
+	for name, p := range map[string][]byte{"short": good[:3], "info past the end": long, "bad info": append([]byte{0, 0, 0, 1}, '{'), "no scenario": noName} {
+		if _, err := DecodeTrace(p); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: DecodeTrace = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
+func TestTraceBufferBounds(t *testing.T) {
+	for kb, want := range map[int]int{0: DefaultTraceBufferKB, -5: DefaultTraceBufferKB, 1: MinTraceBufferKB, 4096: 4096, 1 << 30: MaxTraceBufferKB} {
+		if got := (Plan{TraceBufferKB: kb}).TraceBuffer(); got != want {
+			t.Errorf("TraceBuffer() with %d = %d, want %d", kb, got, want)
+		}
+	}
 }
