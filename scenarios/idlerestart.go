@@ -57,6 +57,7 @@ func (p *IdleRestartParams) Validate() error {
 func init() {
 	register(def[IdleRestartParams]{
 		Name: "idle-restart",
+		TCP:  true,
 		Needs: func(p *IdleRestartParams) []string {
 			if p.ToggleSysctl {
 				return []string{NeedSysctl(ssaiSysctl)}

@@ -63,6 +63,7 @@ func (p *NagleParams) Validate() error {
 func init() {
 	register(def[NagleParams]{
 		Name:     "nagle",
+		TCP:      true,
 		Measures: "write-write-read exchanges on loopback with NODELAY off/on and QUICKACK before/after the read: fraction stalled > 30 ms, median",
 		Catches:  "changes to delayed-ACK and Nagle heuristics (the 40 ms stall shows as ~44 ms at HZ=250)",
 		Defaults: func(profile string) *NagleParams {

@@ -40,6 +40,9 @@ type Spec struct {
 	// OnRequest scenarios run only when a matrix names them: they need
 	// parameters only the user can give (exec's program).
 	OnRequest bool
+	// TCP scenarios measure the TCP stack: a trace of one records the TCP
+	// events beside the scheduler's.
+	TCP bool
 	// Defaults returns a pointer to a new parameter struct filled for the
 	// profile. The struct's fields carry `yaml:"x" json:"x"` tags with the same
 	// names and a `doc:"..."` tag; it may implement Validator.
@@ -58,7 +61,7 @@ var registry = map[string]Spec{}
 // def is a scenario with parameters of type P, as this package defines it.
 type def[P any] struct {
 	Name, Measures, Catches string
-	OnRequest               bool
+	OnRequest, TCP          bool
 	Defaults                func(profile string) *P
 	// Run measures with parameters of the right type, validated, into r:
 	// the result started with the scenario's name and parameters.
@@ -74,7 +77,7 @@ func register[P any](d def[P]) {
 		panic("scenarios: duplicate " + d.Name)
 	}
 	registry[d.Name] = Spec{
-		Name: d.Name, Measures: d.Measures, Catches: d.Catches, OnRequest: d.OnRequest,
+		Name: d.Name, Measures: d.Measures, Catches: d.Catches, OnRequest: d.OnRequest, TCP: d.TCP,
 		Defaults: func(profile string) any { return d.Defaults(profile) },
 		needs: func(params any) []string {
 			p, ok := params.(*P)

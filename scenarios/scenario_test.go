@@ -47,3 +47,17 @@ func TestRegisteredRunChecksParams(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPScenarios: the scenarios over loopback TCP say so (a trace of
+// them records the TCP events); the others do not.
+func TestTCPScenarios(t *testing.T) {
+	var got []string
+	for _, s := range All() {
+		if s.TCP {
+			got = append(got, s.Name)
+		}
+	}
+	if want := []string{"idle-restart", "nagle", "small-msgs", "tcp-crr", "tcp-rr"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("TCP scenarios %v, want %v", got, want)
+	}
+}

@@ -32,6 +32,7 @@ func (p *SmallMsgsParams) Validate() error {
 func init() {
 	register(def[SmallMsgsParams]{
 		Name:     "small-msgs",
+		TCP:      true,
 		Measures: "a stream of 64-byte writes with NODELAY on over loopback TCP: messages/s, segments per message, bytes per segment",
 		Catches:  "changes to send-side batching and autocorking (tcp_autocorking), and per-write stack cost",
 		Defaults: func(profile string) *SmallMsgsParams {

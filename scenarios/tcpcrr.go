@@ -18,6 +18,7 @@ type TCPCRRParams = TCPExchangeParams
 func init() {
 	register(def[TCPCRRParams]{
 		Name:     "tcp-crr",
+		TCP:      true,
 		Measures: "connect, one 64-byte request/response, close on loopback TCP: latency per transaction, transactions/s",
 		Catches:  "connection setup and teardown path cost (accept queue, SYN handling, socket allocation)",
 		Defaults: func(profile string) *TCPCRRParams {

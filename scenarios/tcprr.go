@@ -38,6 +38,7 @@ func (p *TCPExchangeParams) Validate() error {
 func init() {
 	register(def[TCPRRParams]{
 		Name:     "tcp-rr",
+		TCP:      true,
 		Measures: "64-byte request/response round trips on loopback TCP with NODELAY on: latency, transactions/s, tcp_info rtt",
 		Catches:  "longer TCP/IP stack paths, softirq threading and wakeup changes on the request/response path",
 		Defaults: func(profile string) *TCPRRParams {
