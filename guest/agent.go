@@ -55,6 +55,10 @@ type Agent struct {
 	// Progress, when set, announces each scenario as it starts and ends (on
 	// the console, so that a hung boot's console tail says where it hung).
 	Progress func(format string, args ...any)
+	// Tracer traces each scenario when the plan asks for it (Plan.Trace);
+	// the trace is sent in a Trace frame before the scenario's result. nil
+	// sends a trace that says it could not be taken.
+	Tracer Tracer
 }
 
 // port serialises frame writes: log lines come from a scenario's stderr
@@ -117,7 +121,16 @@ func (a *Agent) Serve(ctx context.Context, rw io.ReadWriter) error {
 		}
 	}
 	for _, inv := range plan.Scenarios {
-		res := a.run(ctx, p, plan, inv)
+		res, trace := a.run(ctx, p, plan, inv)
+		if trace != nil {
+			b, err := wire.EncodeTrace(*trace)
+			if err == nil {
+				err = p.send(wire.TypeTrace, b)
+			}
+			if err != nil {
+				return fmt.Errorf("trace %s: %w", trace.Scenario, err)
+			}
+		}
 		if err := p.sendJSON(wire.TypeResult, res); err != nil {
 			return fmt.Errorf("result %s: %w", inv.Name, err)
 		}
@@ -189,7 +202,9 @@ func (a *Agent) applySysctl(m map[string]string) error {
 	return nil
 }
 
-func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invocation) results.Scenario {
+// run runs one scenario, and traces it when the plan asks (the trace is
+// nil otherwise).
+func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invocation) (results.Scenario, *wire.Trace) {
 	if plan.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(plan.Timeout))
@@ -201,6 +216,14 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 		// frame that follows reports a broken port.
 		_ = p.send(wire.TypeLog, []byte(inv.Name+": "+strings.TrimRight(line, "\n")))
 	}
+	name := inv.Name
+	if inv.Label != "" {
+		name = inv.Label
+	}
+	var trace *wire.Trace
+	if plan.Trace {
+		trace = a.startTrace(name, inv.Name, plan.TraceBuffer(), logf)
+	}
 	start := time.Now()
 	if a.Progress != nil {
 		a.Progress("kvet: scenario %s: started", inv.Name)
@@ -208,6 +231,9 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 	res := a.Runner.RunScenario(ctx, inv.Name, in, logf)
 	if a.Progress != nil {
 		a.Progress("kvet: scenario %s: ended in %s (valid %t%s)", inv.Name, time.Since(start).Round(time.Millisecond), res.Valid, errSuffix(res.Error))
+	}
+	if trace != nil {
+		trace = a.stopTrace(trace, logf)
 	}
 	if res.Name == "" {
 		res.Name = inv.Name
@@ -221,7 +247,41 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 	if res.Duration == 0 {
 		res.Duration = time.Since(start)
 	}
-	return res
+	return res, trace
+}
+
+// startTrace starts tracing the scenario kind, whose result is called name;
+// the trace it returns holds only an error when tracing did not start.
+func (a *Agent) startTrace(name, kind string, bufferKB int, logf func(string)) *wire.Trace {
+	tr := &wire.Trace{TraceInfo: wire.TraceInfo{Scenario: name, BufferKB: bufferKB}}
+	if a.Tracer == nil {
+		tr.Error = "this guest cannot trace"
+		return tr
+	}
+	if err := a.Tracer.Start(name, TraceEvents(kind), bufferKB); err != nil {
+		tr.Error = err.Error()
+		logf("trace: not taken: " + err.Error())
+	}
+	return tr
+}
+
+// stopTrace ends the trace started for tr.
+func (a *Agent) stopTrace(tr *wire.Trace, logf func(string)) *wire.Trace {
+	if tr.Error != "" {
+		return tr
+	}
+	got := a.Tracer.Stop()
+	got.Scenario = tr.Scenario
+	if len(got.Missing) > 0 {
+		logf("trace: events this kernel lacks: " + strings.Join(got.Missing, ", "))
+	}
+	switch {
+	case got.Error != "":
+		logf("trace: " + got.Error)
+	case got.Truncated:
+		logf(fmt.Sprintf("trace: cut at %d bytes, %d events kept", got.Bytes, got.Events))
+	}
+	return &got
 }
 
 func errSuffix(e string) string {

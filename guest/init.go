@@ -99,6 +99,7 @@ func pid1(rwp **os.File) error {
 		Sysctl:   setSysctl,
 		Logs:     logs,
 		Progress: consolef,
+		Tracer:   &FtraceTracer{Root: "/", Mount: Mount},
 	}
 	err = a.Serve(ctx, rw)
 	var pe *PlanError
