@@ -274,7 +274,7 @@ type kernelData struct {
 // Compare judges every kernel of boots against baseline, metric by metric.
 // Only OK boots and valid scenarios give values; a kernel whose boots
 // panicked, hung or hit agent errors gets a Fault (a regression);
-// infrastructure errors are only counted.
+// infrastructure errors are only counted. Traced boots are left out.
 func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 	if opt.Alpha <= 0 || opt.Alpha >= 1 {
 		opt.Alpha = 0.05
@@ -282,7 +282,8 @@ func Compare(baseline string, boots []*Boot, opt CompareOptions) *Comparison {
 	if opt.MinBoots < 2 {
 		opt.MinBoots = 2
 	}
-	sorted := slices.Clone(boots)
+	// A traced boot ran under the tracer: never a measurement.
+	sorted := slices.DeleteFunc(slices.Clone(boots), func(b *Boot) bool { return b.Traced })
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Seq < sorted[j].Seq })
 
 	// Kernels in first-seen order; metric keys grouped by scenario, the

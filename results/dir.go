@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,6 +19,9 @@ const (
 	RunFile    = "run.json"
 	BootsDir   = "boots"
 	ConsoleDir = "console"
+	// TracesDir holds the traced boots, each with its console and its
+	// scenarios' traces.
+	TracesDir = "traces"
 )
 
 // BootKey names a boot inside a run: "KERNEL#INDEX".
@@ -31,6 +35,40 @@ func BootFile(kernel string, index int) string {
 // ConsoleFile is the path of a boot's console log relative to the run directory.
 func ConsoleFile(kernel string, index int) string {
 	return filepath.Join(ConsoleDir, fmt.Sprintf("%s.%03d.log", safeName(kernel), index))
+}
+
+// TracedBootFile is the path of a traced boot's file relative to the run
+// directory: traced boots are kept apart from the measurement boots.
+func TracedBootFile(kernel string, index int) string {
+	return filepath.Join(TracesDir, fmt.Sprintf("%s.%03d.json", safeName(kernel), index))
+}
+
+// TracedConsoleFile is the path of a traced boot's console log.
+func TracedConsoleFile(kernel string, index int) string {
+	return filepath.Join(TracesDir, fmt.Sprintf("%s.%03d.log", safeName(kernel), index))
+}
+
+// TraceFileName is the path of a scenario's trace from a traced boot,
+// relative to the run directory: gzip'd ftrace text, as Perfetto opens it.
+func TraceFileName(kernel string, index int, scenario string) string {
+	return filepath.Join(TracesDir, fmt.Sprintf("%s.%03d.%s.trace.gz", safeName(kernel), index, safeName(scenario)))
+}
+
+// File is the path of the entry's boot file relative to the run directory.
+func (e PlanEntry) File() string {
+	if e.Trace {
+		return TracedBootFile(e.Kernel, e.Index)
+	}
+	return BootFile(e.Kernel, e.Index)
+}
+
+// Console is the path of the entry's console log relative to the run
+// directory.
+func (e PlanEntry) Console() string {
+	if e.Trace {
+		return TracedConsoleFile(e.Kernel, e.Index)
+	}
+	return ConsoleFile(e.Kernel, e.Index)
 }
 
 func safeName(s string) string {
@@ -105,26 +143,55 @@ func OpenDir(path string) (*Dir, *Run, error) {
 	return &Dir{Path: path}, &run, nil
 }
 
-// WriteBoot records a finished boot atomically. A boot already on disk is
-// never rewritten (ErrBootExists).
+// WriteBoot records a finished boot atomically, a traced boot among the
+// traces. A boot already on disk is never rewritten (ErrBootExists).
 func (d *Dir) WriteBoot(b *Boot) error {
 	b.Schema = SchemaVersion
-	p := filepath.Join(d.Path, BootFile(b.Kernel, b.Index))
+	e := PlanEntry{Kernel: b.Kernel, Index: b.Index, Trace: b.Traced}
+	p := filepath.Join(d.Path, e.File())
 	if _, err := os.Stat(p); err == nil {
 		return fmt.Errorf("%s: %w", p, ErrBootExists)
+	}
+	if b.Traced {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
 	}
 	return writeJSONAtomic(p, b)
 }
 
-// HasBoot reports whether the boot is recorded.
+// HasBoot reports whether the measurement boot is recorded.
 func (d *Dir) HasBoot(kernel string, index int) bool {
-	_, err := os.Stat(filepath.Join(d.Path, BootFile(kernel, index)))
+	return d.Has(PlanEntry{Kernel: kernel, Index: index})
+}
+
+// Has reports whether the entry's boot is recorded.
+func (d *Dir) Has(e PlanEntry) bool {
+	_, err := os.Stat(filepath.Join(d.Path, e.File()))
 	return err == nil
 }
 
-// Boots reads every recorded boot, ordered by plan position.
+// Boots reads every recorded measurement boot, ordered by plan position:
+// traced boots are not among them (see TracedBoots).
 func (d *Dir) Boots() ([]*Boot, error) {
-	files, err := filepath.Glob(filepath.Join(d.Path, BootsDir, "*.json"))
+	boots, err := d.readBoots(BootsDir)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(boots, func(b *Boot) bool { return b.Traced }), nil
+}
+
+// TracedBoots reads every recorded traced boot, ordered by plan position.
+func (d *Dir) TracedBoots() ([]*Boot, error) {
+	boots, err := d.readBoots(TracesDir)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(boots, func(b *Boot) bool { return !b.Traced }), nil
+}
+
+func (d *Dir) readBoots(dir string) ([]*Boot, error) {
+	files, err := filepath.Glob(filepath.Join(d.Path, dir, "*.json"))
 	if err != nil {
 		return nil, err
 	}

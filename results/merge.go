@@ -10,7 +10,8 @@ import (
 
 // Merge combines shard run directories into one run at out. The shards must
 // come from the same matrix, plan and host kind; every boot must appear at
-// most once. Nothing is written when they are inconsistent.
+// most once. Traced boots come along with their traces. Nothing is written
+// when they are inconsistent.
 func Merge(out string, shards []string) (*Run, error) {
 	if len(shards) == 0 {
 		return nil, fmt.Errorf("merge: no shard directories")
@@ -36,11 +37,19 @@ func Merge(out string, shards []string) (*Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("merge: %w", err)
 		}
-		for _, b := range boots {
-			if other, dup := seen[b.Key()]; dup {
-				return nil, fmt.Errorf("merge: boot %s is in both %s and %s", b.Key(), other, path)
+		traced, err := d.TracedBoots()
+		if err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		for _, b := range append(boots, traced...) {
+			key := b.Key()
+			if b.Traced {
+				key = "traced boot " + key
 			}
-			seen[b.Key()] = path
+			if other, dup := seen[key]; dup {
+				return nil, fmt.Errorf("merge: boot %s is in both %s and %s", key, other, path)
+			}
+			seen[key] = path
 			all = append(all, src{d, b})
 		}
 	}
@@ -51,9 +60,19 @@ func Merge(out string, shards []string) (*Run, error) {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 	for _, s := range all {
-		if s.boot.ConsoleFile != "" {
-			if data, err := os.ReadFile(filepath.Join(s.dir.Path, s.boot.ConsoleFile)); err == nil {
-				if err := WriteFileAtomic(filepath.Join(out, s.boot.ConsoleFile), data); err != nil {
+		files := []string{s.boot.ConsoleFile}
+		for _, tr := range s.boot.Traces {
+			files = append(files, tr.File)
+		}
+		for _, f := range files {
+			if f == "" {
+				continue
+			}
+			if data, err := os.ReadFile(filepath.Join(s.dir.Path, f)); err == nil {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(out, f)), 0o755); err != nil {
+					return nil, fmt.Errorf("merge: %w", err)
+				}
+				if err := WriteFileAtomic(filepath.Join(out, f), data); err != nil {
 					return nil, fmt.Errorf("merge: %w", err)
 				}
 			}

@@ -23,7 +23,7 @@ func shardDir(t *testing.T, run Run, boots ...Boot) string {
 
 func TestMerge(t *testing.T) {
 	run := Run{ID: "r1", Seed: 3, Boots: 2, Kernels: []Kernel{{Name: "a"}, {Name: "b"}},
-		Plan: []PlanEntry{{0, "a", 0}, {1, "b", 0}, {2, "b", 1}, {3, "a", 1}}}
+		Plan: []PlanEntry{{Seq: 0, Kernel: "a"}, {Seq: 1, Kernel: "b"}, {Seq: 2, Kernel: "b", Index: 1}, {Seq: 3, Kernel: "a", Index: 1}}}
 	s1, s2 := run, run
 	s1.Shard, s2.Shard = "1/2", "2/2"
 	d1 := shardDir(t, s1, Boot{Kernel: "a", Index: 0, Seq: 0, Outcome: OK}, Boot{Kernel: "b", Index: 1, Seq: 2, Outcome: OK})

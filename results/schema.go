@@ -157,6 +157,30 @@ type Boot struct {
 	Facts     map[string]string `json:"facts,omitempty"`
 	Scenarios []Scenario        `json:"scenarios,omitempty"`
 	Log       []string          `json:"log,omitempty"` // agent log lines
+
+	// Traced boots ran their scenarios under the kernel's event tracer
+	// (kvet run --trace): they are kept apart (TracedBootFile) and never
+	// measure, compare or decide anything. Traces are what they recorded.
+	Traced bool        `json:"traced,omitempty"`
+	Traces []TraceFile `json:"traces,omitempty"`
+}
+
+// TraceFile is one scenario's kernel trace, taken in a traced boot.
+type TraceFile struct {
+	Scenario string `json:"scenario"`
+	// File is the trace in ftrace's text format, gzip-compressed, relative
+	// to the run directory; empty when no trace was taken (Error says why).
+	File string `json:"file,omitempty"`
+	// Bytes and Events are the size of the text and its event lines.
+	Bytes  int64 `json:"bytes"`
+	Events int64 `json:"events"`
+	// Enabled are the events traced, Missing those the kernel lacks.
+	Enabled []string `json:"enabled,omitempty"`
+	Missing []string `json:"missing,omitempty"`
+	// Truncated: the text was cut at the guest's cap.
+	Truncated bool   `json:"truncated,omitempty"`
+	BufferKB  int    `json:"buffer_kb,omitempty"` // ring buffer per CPU
+	Error     string `json:"error,omitempty"`
 }
 
 // Key is the identity of a boot inside a run.
@@ -218,4 +242,7 @@ type PlanEntry struct {
 	Seq    int    `json:"seq"`
 	Kernel string `json:"kernel"`
 	Index  int    `json:"index"`
+	// Trace marks a traced boot (see Boot.Traced): its Index counts the
+	// kernel's traced boots, apart from its measurement boots.
+	Trace bool `json:"trace,omitempty"`
 }
