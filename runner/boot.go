@@ -63,6 +63,8 @@ type boot struct {
 	powerOff time.Time
 	helloAt  time.Time
 	contAt   time.Time // the guest was started: QEMU's own start-up ends here
+	// traceFiles are the trace files written so far (relative names).
+	traceFiles map[string]bool
 
 	evNotify chan struct{} // a QMP event arrived (capacity 1)
 	panicked chan struct{} // closed when the console shows a kernel panic
@@ -87,7 +89,7 @@ func Boot(ctx context.Context, s BootSpec) *results.Boot {
 		helloCh:  make(chan struct{}),
 		doneCh:   make(chan struct{}),
 		panicked: make(chan struct{}),
-		res:      &results.Boot{Schema: results.SchemaVersion, Accel: s.Accel, Started: t0},
+		res:      &results.Boot{Schema: results.SchemaVersion, Accel: s.Accel, Started: t0, Traced: s.Plan.Trace},
 	}
 	b.run(ctx, t0)
 	return b.res

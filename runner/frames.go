@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/kvet/kvet/internal/atomicfile"
 	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/results"
 )
@@ -85,6 +87,17 @@ func (b *boot) readFrames(conn net.Conn) {
 				b.ev.ScenarioErrors = append(b.ev.ScenarioErrors, sc.Name+": "+sc.Error)
 			}
 			b.mu.Unlock()
+		case wire.TypeTrace:
+			tr, err := wire.DecodeTrace(f.Payload)
+			if err != nil {
+				bad(err)
+				return
+			}
+			tf := b.saveTrace(tr)
+			b.mu.Lock()
+			b.res.Traces = append(b.res.Traces, tf)
+			b.mu.Unlock()
+			b.log.Debug("guest trace", "scenario", tr.Scenario, "events", tr.Events, "bytes", tr.Bytes, "file", tf.File, "error", tf.Error)
 		case wire.TypeLog:
 			b.mu.Lock()
 			b.res.Log = append(b.res.Log, strings.TrimRight(string(f.Payload), "\n"))
@@ -104,4 +117,33 @@ func (b *boot) readFrames(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// saveTrace writes a trace's compressed text where the spec says, and
+// returns what the boot records of it.
+func (b *boot) saveTrace(tr wire.Trace) results.TraceFile {
+	tf := results.TraceFile{Scenario: tr.Scenario, Bytes: tr.Bytes, Events: tr.Events, Enabled: tr.Enabled, Missing: tr.Missing,
+		Truncated: tr.Truncated, BufferKB: tr.BufferKB, Error: tr.Error}
+	if len(tr.Data) == 0 || b.s.TraceFile == nil || b.s.TraceDir == "" {
+		return tf
+	}
+	rel := b.s.TraceFile(tr.Scenario)
+	// Two results of one name (a matrix cannot give them, a guest might):
+	// the second trace gets a file of its own.
+	b.mu.Lock()
+	if b.traceFiles == nil {
+		b.traceFiles = map[string]bool{}
+	}
+	base := rel
+	for i := 2; b.traceFiles[rel]; i++ {
+		rel = strings.TrimSuffix(base, ".trace.gz") + fmt.Sprintf(".%d.trace.gz", i)
+	}
+	b.traceFiles[rel] = true
+	b.mu.Unlock()
+	if err := atomicfile.Write(filepath.Join(b.s.TraceDir, rel), tr.Data); err != nil {
+		tf.Error = strings.TrimPrefix(tf.Error+"; ", "; ") + "host: " + err.Error()
+		return tf
+	}
+	tf.File = rel
+	return tf
 }

@@ -31,6 +31,16 @@ func PlanBoots(kernels []string, repeats int, seed int64) []results.PlanEntry {
 	return plan
 }
 
+// PlanTraces plans one traced boot per kernel (see results.Boot.Traced),
+// after a plan of seq0 entries: they never take a measurement boot's place.
+func PlanTraces(kernels []string, seq0 int) []results.PlanEntry {
+	var plan []results.PlanEntry
+	for i, k := range kernels {
+		plan = append(plan, results.PlanEntry{Seq: seq0 + i, Kernel: k, Trace: true})
+	}
+	return plan
+}
+
 // Shard is a deterministic share of a plan: shard I of N (1-based).
 type Shard struct{ I, N int }
 

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/kvet/kvet/results"
@@ -80,5 +81,13 @@ func TestParseShardErrors(t *testing.T) {
 		if _, err := ParseShard(s); err == nil {
 			t.Errorf("ParseShard(%q) = nil error, want one", s)
 		}
+	}
+}
+
+func TestPlanTraces(t *testing.T) {
+	got := PlanTraces([]string{"a", "b"}, 6)
+	want := []results.PlanEntry{{Seq: 6, Kernel: "a", Trace: true}, {Seq: 7, Kernel: "b", Trace: true}}
+	if !slices.Equal(got, want) {
+		t.Errorf("PlanTraces = %+v, want %+v", got, want)
 	}
 }

@@ -104,7 +104,7 @@ func (p *Pool) Run(ctx context.Context, plan []results.PlanEntry) (Summary, erro
 	var todo []results.PlanEntry
 	mu.Lock()
 	for _, e := range plan {
-		if p.Dir.HasBoot(e.Kernel, e.Index) {
+		if p.Dir.Has(e) {
 			done++
 			sum.Skipped++
 			emit(Event{Kind: "skip", Entry: e})
@@ -190,7 +190,7 @@ func (p *Pool) one(ctx context.Context, e results.PlanEntry, slot Slot, mu *sync
 		if ctx.Err() != nil {
 			return nil
 		}
-		b.Kernel, b.Index, b.Seq, b.Attempt = e.Kernel, e.Index, e.Seq, attempt
+		b.Kernel, b.Index, b.Seq, b.Attempt, b.Traced = e.Kernel, e.Index, e.Seq, attempt, e.Trace
 		kind := ""
 		switch {
 		case b.Outcome == results.InfraError && infra < p.Retries:

@@ -247,3 +247,34 @@ func TestPoolConfirmsFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolTracedBoots: a traced entry's boot is recorded as traced, apart
+// from the measurement boot of the same kernel and index, and a resume
+// skips it.
+func TestPoolTracedBoots(t *testing.T) {
+	d := newDir(t)
+	plan := PlanBoots([]string{"a", "b"}, 1, 1)
+	plan = append(plan, PlanTraces([]string{"a", "b"}, len(plan))...)
+	var launched atomic.Int32
+	p := &Pool{Parallel: 1, Dir: d, Launch: func(ctx context.Context, e results.PlanEntry, attempt int, _ Slot) *results.Boot {
+		launched.Add(1)
+		return &results.Boot{Outcome: results.OK}
+	}}
+	if _, err := p.Run(t.Context(), plan); err != nil {
+		t.Fatal(err)
+	}
+	boots, _ := d.Boots()
+	traced, _ := d.TracedBoots()
+	if len(boots) != 2 || len(traced) != 2 || launched.Load() != 4 {
+		t.Fatalf("%d boots, %d traced after %d launches; want 2, 2 and 4", len(boots), len(traced), launched.Load())
+	}
+	for _, b := range traced {
+		if !b.Traced || b.Index != 0 || b.Seq < 2 {
+			t.Errorf("traced boot %+v", b)
+		}
+	}
+	sum, err := p.Run(t.Context(), plan)
+	if err != nil || sum.Skipped != 4 || launched.Load() != 4 {
+		t.Errorf("resume: %+v, %v, %d launches; want every boot skipped", sum, err, launched.Load())
+	}
+}

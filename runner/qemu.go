@@ -40,6 +40,12 @@ type BootSpec struct {
 	// Expect is what the files and the guest must be; checked, and what
 	// booted recorded, at every boot.
 	Expect Expect
+	// TraceDir and TraceFile say where the traces of a traced plan
+	// (Plan.Trace) go: a scenario's trace is written to
+	// TraceDir/TraceFile(scenario) and recorded in the boot under that
+	// relative name. Without them a trace is recorded without its file.
+	TraceDir  string
+	TraceFile func(scenario string) string
 }
 
 // Defaults of a boot, the matrix's too.
