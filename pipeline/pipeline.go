@@ -70,6 +70,14 @@ type Options struct {
 	Progress io.Writer
 	// Terminal says Progress is a terminal: a progress display, not lines.
 	Terminal bool
+	// Trace adds one traced boot per kernel after the plan's boots: its
+	// scenarios run under the kernel's event tracer and their traces are
+	// kept in the run directory. A traced boot never measures; a resumed
+	// run with Trace adds the traced boots it lacks.
+	Trace bool
+	// TraceBufferKB is the trace buffer per CPU of a traced boot (0: the
+	// default; bounded, see wire.TraceBuffer).
+	TraceBufferKB int
 }
 
 // Kind says whose fault an error is.
@@ -133,6 +141,7 @@ type Run struct {
 	keptPool bool // a resumed run keeps its recorded pool and pinning
 	claim    *runner.CPUClaim
 	infraErr bool
+	launchFn runner.LaunchFunc // boots an entry; nil: launch (QEMU)
 }
 
 // Prepare gets everything a run needs before its first boot. Close the

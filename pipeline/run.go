@@ -13,24 +13,55 @@ import (
 	"github.com/kvet/kvet/runner"
 )
 
-// Planned is how many boots Run will run or skip: the plan, or its shard.
-// An adaptive run plans more as it goes: Planned is the plan so far.
+// Planned is how many boots Run will run or skip: the plan, or its shard,
+// and the traced boots. An adaptive run plans more as it goes: Planned is
+// the plan so far.
 func (r *Run) Planned() int {
 	plan := r.Record.Plan
 	if r.Record.Adaptive != nil {
 		looks, _ := r.Dir.Looks()
 		plan = results.FullPlan(r.Record, looks)
 	}
-	return len(r.opts.Shard.Select(plan))
+	n := len(r.opts.Shard.Select(plan))
+	if r.opts.Trace {
+		n += len(r.opts.Shard.Select(r.tracePlan(plan)))
+	}
+	return n
+}
+
+// tracePlan is the traced boots that follow plan, one per kernel.
+func (r *Run) tracePlan(plan []results.PlanEntry) []results.PlanEntry {
+	var names []string
+	for _, k := range r.Record.Kernels {
+		names = append(names, k.Name)
+	}
+	return runner.PlanTraces(names, len(plan))
+}
+
+// runTraced boots the traced boots after the plan's (its shard's).
+func (r *Run) runTraced(ctx context.Context, pool *runner.Pool) (runner.Summary, error) {
+	plan := r.Record.Plan
+	if r.Record.Adaptive != nil {
+		looks, err := r.Dir.Looks()
+		if err != nil {
+			return runner.Summary{}, badInput(fmt.Errorf("run: %w", err))
+		}
+		plan = results.FullPlan(r.Record, looks)
+	}
+	return pool.Run(ctx, r.opts.Shard.Select(r.tracePlan(plan)))
 }
 
 // Run boots the plan (its shard), Parallel guests at a time, recording each
 // boot in the run directory as it ends; boots recorded already are skipped.
 // onEvent, when set, sees the pool's progress, one event at a time.
 func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summary, error) {
+	launch := r.launchFn
+	if launch == nil {
+		launch = r.launch
+	}
 	pool := &runner.Pool{
 		Parallel: r.Parallel, Retries: r.opts.Retries, Confirm: r.opts.Confirm, Dir: r.Dir, OnEvent: onEvent, CPUSets: r.cpuSets, SpareCPUs: r.spare,
-		Launch: r.launch,
+		Launch: launch,
 	}
 	var sum runner.Summary
 	var err error
@@ -39,13 +70,24 @@ func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summa
 	} else {
 		sum, err = pool.Run(ctx, r.opts.Shard.Select(r.Record.Plan))
 	}
+	// The verdicts rest on the measurement boots: a traced boot's
+	// infrastructure error is reported with the traces, not the run's.
 	r.infraErr = sum.InfraErrors > 0
+	if err == nil && r.opts.Trace {
+		var tsum runner.Summary
+		tsum, err = r.runTraced(ctx, pool)
+		sum = addSummary(sum, tsum)
+	}
 	var pe *Error
 	if errors.As(err, &pe) {
 		return sum, err
 	}
 	if errors.Is(err, context.Canceled) {
-		return sum, infra(fmt.Errorf("interrupted: %d boots recorded in %s; continue with: kvet run --resume %s", sum.Ran+sum.Skipped, r.Dir.Path, r.Dir.Path))
+		again := "kvet run --resume " + r.Dir.Path
+		if r.opts.Trace {
+			again += " --trace"
+		}
+		return sum, infra(fmt.Errorf("interrupted: %d boots recorded in %s; continue with: %s", sum.Ran+sum.Skipped, r.Dir.Path, again))
 	}
 	if err != nil {
 		return sum, infra(err)
@@ -55,18 +97,29 @@ func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summa
 
 // launch is one boot of the plan.
 func (r *Run) launch(ctx context.Context, e results.PlanEntry, attempt int, slot runner.Slot) *results.Boot {
+	spec := r.launchSpec(e, slot)
+	b := runner.Boot(ctx, spec)
+	b.ConsoleFile = e.Console()
+	addConfigFacts(b, r.byName[e.Kernel])
+	return b
+}
+
+// launchSpec is how the plan's entry e boots in slot: a traced entry's
+// guest traces its scenarios and its traces go into the run directory.
+func (r *Run) launchSpec(e results.PlanEntry, slot runner.Slot) runner.BootSpec {
 	k := r.byName[e.Kernel]
-	console := results.ConsoleFile(e.Kernel, e.Index)
-	spec := r.bootSpec(k, filepath.Join(r.Dir.Path, console))
+	spec := r.bootSpec(k, filepath.Join(r.Dir.Path, e.Console()))
 	spec.Accel = r.Accel
 	spec.Plan = r.plan
 	spec.Plan.Seed = r.Record.Seed*1000 + int64(e.Seq)
 	spec.Plan.Sysctl = r.specs[k.Name].Sysctl
 	spec.HostCPUs, spec.EmulatorCPUs = slot.CPUs, slot.Emulator
-	b := runner.Boot(ctx, spec)
-	b.ConsoleFile = console
-	addConfigFacts(b, k)
-	return b
+	if e.Trace {
+		spec.Plan.Trace, spec.Plan.TraceBufferKB = true, r.opts.TraceBufferKB
+		spec.TraceDir = r.Dir.Path
+		spec.TraceFile = func(scenario string) string { return results.TraceFileName(e.Kernel, e.Index, scenario) }
+	}
+	return spec
 }
 
 func (r *Run) bootSpec(k *kernels.Kernel, console string) runner.BootSpec {
@@ -107,6 +160,8 @@ type Report struct {
 	// InfraErrors: some boots failed for infrastructure reasons; the
 	// verdicts rest on the others.
 	InfraErrors bool
+	// Traced are the run's traced boots (none decides anything).
+	Traced []*results.Boot
 }
 
 // Finish compares the recorded boots against the baseline with the
@@ -116,7 +171,11 @@ func (r *Run) Finish() (*Report, error) {
 	if err != nil {
 		return nil, infra(err)
 	}
-	rep := &Report{Boots: boots, InfraErrors: r.infraErr}
+	traced, err := r.Dir.TracedBoots()
+	if err != nil {
+		return nil, infra(err)
+	}
+	rep := &Report{Boots: boots, InfraErrors: r.infraErr, Traced: traced}
 	if r.Record.Shard != "" {
 		return rep, nil
 	}

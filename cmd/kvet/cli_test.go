@@ -49,6 +49,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{"fail-on typo", []string{"run", "--fail-on", "regresion", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}, exitBadInput, `unknown verdict "regresion"`},
 		{"fail-on empty item", []string{"run", "--fail-on", "regression,", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}, exitBadInput, "unknown verdict"},
 		{"fail-on spaces", []string{"run", "--fail-on", "regression, bogus", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}, exitBadInput, `unknown verdict "bogus"`},
+		{"trace buffer without trace", []string{"run", "--trace-buffer-kb", "4096", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}, exitBadInput, "give both"},
+		{"trace buffer out of range", []string{"run", "--trace", "--trace-buffer-kb", "1", "--kernel", "x.deb", "--out", filepath.Join(dir, "never")}, exitBadInput, "out of range"},
 		{"diff fail-on typo", []string{"diff", "--fail-on", "regresion", dir, dir}, exitBadInput, `unknown verdict "regresion"`},
 		{"show non-run", []string{"show", dir}, exitBadInput, "not a kvet run directory"},
 		{"merge without out", []string{"merge", dir}, exitBadInput, "-out"},

@@ -1,6 +1,9 @@
 package main
 
-import "github.com/kvet/kvet/internal/matrix"
+import (
+	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/internal/wire"
+)
 
 // checkRunFlags refuses flag values that are not matrix settings out of
 // their ranges; the matrix's own settings (boots, cpus, memory, timeout,
@@ -13,6 +16,10 @@ func checkRunFlags(f *runFlags) error {
 		return badInputf("run: --retries %d: out of range 0..10", f.retries)
 	case f.confirm < 0 || f.confirm > 10:
 		return badInputf("run: --confirm %d: out of range 0..10", f.confirm)
+	case f.traceBufferKB != 0 && !f.trace:
+		return badInputf("run: --trace-buffer-kb sizes the buffer of --trace: give both")
+	case f.traceBufferKB != 0 && (f.traceBufferKB < wire.MinTraceBufferKB || f.traceBufferKB > wire.MaxTraceBufferKB):
+		return badInputf("run: --trace-buffer-kb %d: out of range %d..%d", f.traceBufferKB, wire.MinTraceBufferKB, wire.MaxTraceBufferKB)
 	}
 	if err := matrix.CheckMirror(f.Mirror); err != nil {
 		return badInputf("run: --%v", err)

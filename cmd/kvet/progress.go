@@ -8,6 +8,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/runner"
 )
 
@@ -45,7 +46,7 @@ func (p *progress) event(ev runner.Event) {
 	case "bar":
 		if ev.Kind == "end" && ev.Outcome != "ok" {
 			p.bar.Clear()
-			fmt.Fprintf(p.w, "%s boot %d: %s: %s\n", ev.Entry.Kernel, ev.Entry.Index, ev.Outcome, ev.Reason)
+			fmt.Fprintf(p.w, "%s %s: %s: %s\n", ev.Entry.Kernel, bootName(ev.Entry), ev.Outcome, ev.Reason)
 		}
 		if ev.Kind == "end" || ev.Kind == "skip" {
 			p.bar.Describe(fmt.Sprintf("boots (%d failed)", ev.Failed))
@@ -58,16 +59,16 @@ func (p *progress) event(ev runner.Event) {
 			if ev.Left > 0 {
 				left = fmt.Sprintf(", ~%s left", ev.Left.Round(time.Second))
 			}
-			fmt.Fprintf(p.w, "[%d/%d] %s boot %d: %s in %s (elapsed %s%s, %d failed)", ev.Done, ev.Total,
-				ev.Entry.Kernel, ev.Entry.Index, ev.Outcome, ev.Wall.Round(100*time.Millisecond), ev.Elapsed.Round(time.Second), left, ev.Failed)
+			fmt.Fprintf(p.w, "[%d/%d] %s %s: %s in %s (elapsed %s%s, %d failed)", ev.Done, ev.Total,
+				ev.Entry.Kernel, bootName(ev.Entry), ev.Outcome, ev.Wall.Round(100*time.Millisecond), ev.Elapsed.Round(time.Second), left, ev.Failed)
 			if ev.Reason != "" && ev.Outcome != "ok" {
 				fmt.Fprintf(p.w, ": %s", ev.Reason)
 			}
 			fmt.Fprintln(p.w)
 		case ev.Kind == "retry":
-			fmt.Fprintf(p.w, "%s boot %d: attempt %d: %s, retrying: %s\n", ev.Entry.Kernel, ev.Entry.Index, ev.Attempt, ev.Outcome, ev.Reason)
+			fmt.Fprintf(p.w, "%s %s: attempt %d: %s, retrying: %s\n", ev.Entry.Kernel, bootName(ev.Entry), ev.Attempt, ev.Outcome, ev.Reason)
 		case ev.Kind == "confirm":
-			fmt.Fprintf(p.w, "%s boot %d: attempt %d: %s, booting again to see whether it reproduces: %s\n", ev.Entry.Kernel, ev.Entry.Index, ev.Attempt, ev.Outcome, ev.Reason)
+			fmt.Fprintf(p.w, "%s %s: attempt %d: %s, booting again to see whether it reproduces: %s\n", ev.Entry.Kernel, bootName(ev.Entry), ev.Attempt, ev.Outcome, ev.Reason)
 		}
 	}
 }
@@ -76,4 +77,16 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
+}
+
+// bootName names a plan entry's boot in progress lines: "boot 3", or
+// "traced boot" for a kernel's traced boot.
+func bootName(e results.PlanEntry) string {
+	if e.Trace {
+		if e.Index == 0 {
+			return "traced boot"
+		}
+		return fmt.Sprintf("traced boot %d", e.Index)
+	}
+	return fmt.Sprintf("boot %d", e.Index)
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/pipeline"
 	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/runner"
@@ -25,6 +26,8 @@ type runFlags struct {
 	resume, shard, events   string
 	failOn, runID           string
 	cacheDir, qemu, format  string
+	trace                   bool
+	traceBufferKB           int
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -57,6 +60,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.runID, "run-id", "", "the run's id (shards of one run must share it; default: from the clock)")
 	fs.StringVar(&f.cacheDir, "cache", "", "cache directory (default $XDG_CACHE_HOME/kvet or ~/.cache/kvet)")
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "the QEMU binary")
+	fs.BoolVar(&f.trace, "trace", false, "after the plan's boots, one traced boot per kernel: its scenarios run under the kernel's event tracer (scheduler events; TCP events for the TCP scenarios) and each scenario's trace goes to RUNDIR/traces/ for https://ui.perfetto.dev; traced boots never measure (with --resume: add them to a run)")
+	fs.IntVar(&f.traceBufferKB, "trace-buffer-kb", 0, fmt.Sprintf("with --trace: the trace buffer per guest CPU in KiB, %d..%d (default %d)", wire.MinTraceBufferKB, wire.MaxTraceBufferKB, wire.DefaultTraceBufferKB))
 	fs.StringVar(&f.format, "format", "text", "the report on standard output: text, markdown, json, junit or html (the run directory gets them all)")
 }
 
@@ -109,6 +114,7 @@ func (f *runFlags) options(pos []string) (pipeline.Options, string, error) {
 	o := pipeline.Options{
 		Resume: f.resume, NameByPackage: len(f.kernels) > 0, Append: f.appendArgs, Out: f.out, RunID: f.runID,
 		Parallel: f.parallel, Isolate: f.isolate, Retries: f.retries, Confirm: f.confirm, CacheDir: f.cacheDir, QEMU: f.qemu, Version: kvetVersion(),
+		Trace: f.trace, TraceBufferKB: f.traceBufferKB,
 	}
 	if err := results.CheckFormat(f.format); err != nil {
 		return o, "", badInput(err)
@@ -189,6 +195,7 @@ func (f *runFlags) report(stdout, stderr io.Writer, r *pipeline.Run, rep *pipeli
 		reports = stderr // stdout holds one document
 	}
 	fmt.Fprintf(reports, "\nreports: %s\n", filepath.Join(r.Dir.Path, results.ReportHTML))
+	writeTraced(reports, r.Dir.Path, rep.Traced)
 	switch {
 	case rep.Failed:
 		return errFailed
@@ -196,4 +203,27 @@ func (f *runFlags) report(stdout, stderr io.Writer, r *pipeline.Run, rep *pipeli
 		return infra(errors.New("some boots failed for infrastructure reasons (see above); the verdicts rest on the others"))
 	}
 	return nil
+}
+
+// writeTraced says where a run's traces are, and which traced boots or
+// traces failed.
+func writeTraced(w io.Writer, dir string, traced []*results.Boot) {
+	if len(traced) == 0 {
+		return
+	}
+	files := 0
+	for _, b := range traced {
+		if b.Outcome != results.OK {
+			fmt.Fprintf(w, "traced boot of %s: %s: %s\n", b.Kernel, b.Outcome, b.Reason)
+		}
+		for _, tr := range b.Traces {
+			if tr.File != "" {
+				files++
+			}
+			if tr.Error != "" {
+				fmt.Fprintf(w, "trace of %s on %s: %s\n", tr.Scenario, b.Kernel, tr.Error)
+			}
+		}
+	}
+	fmt.Fprintf(w, "traces: %d from %d traced boots in %s (open one in https://ui.perfetto.dev)\n", files, len(traced), filepath.Join(dir, results.TracesDir))
 }

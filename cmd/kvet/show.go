@@ -30,6 +30,10 @@ func cmdShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout)
 	results.WriteSummary(stdout, run, boots)
+	if traced, err := d.TracedBoots(); err == nil && len(traced) > 0 {
+		fmt.Fprintln(stdout)
+		writeTraced(stdout, d.Path, traced)
+	}
 	return nil
 }
 
