@@ -15,11 +15,12 @@ import (
 )
 
 // The events a scenario's trace records: the scheduler's always, the TCP
-// stack's (and the hrtimers that fire around it) for a TCP scenario. An
-// event the kernel lacks is named in the trace, not an error.
+// stack's for a TCP scenario, with the timers that fire around it (the
+// delayed ACK is a timer_list, tcp_delack_timer; pacing and the tick are
+// hrtimers). An event the kernel lacks is named in the trace, not an error.
 var (
 	SchedEvents = []string{"sched/sched_switch", "sched/sched_wakeup", "sched/sched_wakeup_new", "sched/sched_migrate_task"}
-	TCPEvents   = []string{"tcp/tcp_retransmit_skb", "tcp/tcp_probe", "timer/hrtimer_expire_entry"}
+	TCPEvents   = []string{"tcp/tcp_retransmit_skb", "tcp/tcp_probe", "timer/timer_expire_entry", "timer/hrtimer_expire_entry"}
 )
 
 // TraceEvents are the events a trace of the scenario called name records.

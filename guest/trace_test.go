@@ -206,7 +206,7 @@ func TestFtraceTracer(t *testing.T) {
 	}
 	wantInfo := wire.TraceInfo{Scenario: "nagle", BufferKB: 2048, Bytes: int64(len(recorded)), Events: 3,
 		Enabled: []string{"sched/sched_switch", "sched/sched_wakeup", "tcp/tcp_retransmit_skb"},
-		Missing: []string{"sched/sched_wakeup_new", "sched/sched_migrate_task", "tcp/tcp_probe", "timer/hrtimer_expire_entry"}}
+		Missing: []string{"sched/sched_wakeup_new", "sched/sched_migrate_task", "tcp/tcp_probe", "timer/timer_expire_entry", "timer/hrtimer_expire_entry"}}
 	if !reflect.DeepEqual(got.TraceInfo, wantInfo) {
 		t.Errorf("trace info = %+v, want %+v", got.TraceInfo, wantInfo)
 	}
