@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,13 @@ type htmlKernel struct {
 	Boots   string
 	Changes []Change
 	Rows    []htmlRow
+	Traces  []htmlTrace
+}
+
+// htmlTrace links a scenario's trace from a kernel's traced boot; Href is
+// relative to the run directory, "" when there is no file.
+type htmlTrace struct {
+	Scenario, Href, Note string
 }
 
 type htmlRow struct {
@@ -55,6 +63,8 @@ type htmlPage struct {
 	Run          *Run
 	C            *Comparison
 	BaselineBoot string
+	// BaselineTraces are the baseline's traces (it has no section).
+	BaselineTraces []htmlTrace
 	// Answer is the answer's lines, first on the page.
 	Answer  []string
 	Kernels []htmlKernel
@@ -62,7 +72,9 @@ type htmlPage struct {
 	Values  []htmlPlot
 }
 
-var htmlTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"traceList": func(kernel string, t []htmlTrace) htmlTraces { return htmlTraces{kernel, t} },
+}).Parse(`{{define "traces"}}<p class="traces">{{.Kernel}}'s traced boot (its scenarios ran under the kernel's event tracer and measured nothing; open a trace in Perfetto's UI, ui.perfetto.dev): {{range $i, $t := .Traces}}{{if $i}}, {{end}}{{if $t.Href}}<a href="{{$t.Href}}">{{$t.Scenario}}</a>{{else}}{{$t.Scenario}}{{end}}{{if $t.Note}} ({{$t.Note}}){{end}}{{end}}.</p>{{end}}<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -92,11 +104,13 @@ svg text{font-size:11px;font-family:system-ui,sans-serif}
 {{with .Run}}<p>Run <code>{{.ID}}</code>, created {{.Created.UTC.Format "2006-01-02 15:04 UTC"}}, profile {{.Profile}}, accel {{.Accel}}, {{.Boots}} boots per kernel, seed {{.Seed}}.<br>
 Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host.Kernel}}, QEMU {{.Host.QEMUVersion}}, kvet {{.Host.KvetVersion}}, {{.Host.GoVersion}}.</p>{{end}}
 <p>Baseline <b>{{.C.Baseline}}</b>: {{.BaselineBoot}}. A metric is a regression when the test on per-boot values is significant after Benjamini-Hochberg (q &le; {{.C.Alpha}}; weighted so that the primary metrics share 80% of it) and the whole confidence interval of the shift lies beyond the metric's threshold. The shift is the estimated ratio (of geometric means, of event rates for counts), not the ratio of the medians; each interval is at its achieved level.</p>
-{{range .C.Notes}}<p class="note">{{.}}</p>{{end}}
-{{range .Kernels}}
+{{with .BaselineTraces}}{{template "traces" (traceList $.C.Baseline .)}}
+{{end}}{{range .C.Notes}}<p class="note">{{.}}</p>{{end}}
+{{range $k := .Kernels}}
 <h2 id="k-{{.Kernel}}">{{.Kernel}}: <span class="{{.Verdict}}">{{.Verdict}}</span></h2>
 <p>{{.Summary}}. {{.Boots}}.</p>
-{{range .Faults}}<p class="fault"><b>{{.}}</b>: {{.Reason}} ({{range $i, $b := .Boots}}{{if $i}}, {{end}}{{$b}}{{end}})</p>{{end}}
+{{with .Traces}}{{template "traces" (traceList $k.Kernel .)}}
+{{end}}{{range .Faults}}<p class="fault"><b>{{.}}</b>: {{.Reason}} ({{range $i, $b := .Boots}}{{if $i}}, {{end}}{{$b}}{{end}})</p>{{end}}
 {{range .Notes}}<p class="note">{{.}}</p>{{end}}
 {{if .Changes}}<h3>What changed</h3>
 <table class="changes"><tr><th class="l">kind</th><th class="l">key</th><th class="l">baseline</th><th class="l">candidate</th></tr>
@@ -121,15 +135,23 @@ Host {{.Host.Hostname}}: {{.Host.CPUModel}}, {{.Host.CPUs}} CPUs, kernel {{.Host
 </html>
 `))
 
+type htmlTraces struct {
+	Kernel string
+	Traces []htmlTrace
+}
+
 // WriteHTML renders a self-contained HTML report: the verdict tables, a
 // percentile-distribution plot per latency histogram (each kernel's boots
 // merged), and the per-boot values of every metric with the candidate's
-// confidence interval. run may be nil; boots supply the histograms.
+// confidence interval. run may be nil; boots supply the histograms, and
+// traced boots among them their traces' links (relative to the run
+// directory, where the report is written).
 func WriteHTML(w io.Writer, c *Comparison, run *Run, boots []*Boot) error {
-	p := htmlPage{Run: run, C: c, BaselineBoot: bootsString(c.BaselineBoots), Answer: Answer(c)}
+	traces := htmlTracesOf(boots)
+	p := htmlPage{Run: run, C: c, BaselineBoot: bootsString(c.BaselineBoots), Answer: Answer(c), BaselineTraces: traces[c.Baseline]}
 	for i := range c.Kernels {
 		k := &c.Kernels[i]
-		hk := htmlKernel{KernelResult: k, Verdict: k.Overall(), Summary: summaryLine(k), Boots: bootsString(k.Boots), Changes: k.Changes}
+		hk := htmlKernel{KernelResult: k, Verdict: k.Overall(), Summary: summaryLine(k), Boots: bootsString(k.Boots), Changes: k.Changes, Traces: traces[k.Kernel]}
 		for j := range k.Metrics {
 			m := &k.Metrics[j]
 			hk.Rows = append(hk.Rows, htmlRow{MetricResult: m, Base: medianString(m.Base, m.BaseMedian, m.Unit), Cand: medianString(m.Cand, m.CandMedian, m.Unit),
@@ -176,7 +198,7 @@ func distPlots(kernels []string, colors map[string]string, boots []*Boot) ([]htm
 	unit := map[distKey]string{}
 	perBoot := map[distKey]map[string][]*hdrhistogram.Histogram{}
 	for _, b := range boots {
-		if b.Outcome != OK {
+		if b.Outcome != OK || b.Traced {
 			continue
 		}
 		for _, sc := range b.Scenarios {
@@ -508,4 +530,38 @@ func containsMetric(k *KernelResult, m *MetricResult) bool {
 		}
 	}
 	return false
+}
+
+// htmlTracesOf gathers each kernel's traces from its traced boots: the
+// trace files as links, and what went wrong as notes.
+func htmlTracesOf(boots []*Boot) map[string][]htmlTrace {
+	out := map[string][]htmlTrace{}
+	for _, b := range boots {
+		if !b.Traced {
+			continue
+		}
+		if b.Outcome != OK && len(b.Traces) == 0 {
+			out[b.Kernel] = append(out[b.Kernel], htmlTrace{Scenario: "none", Note: fmt.Sprintf("the traced boot ended %s: %s", b.Outcome, b.Reason)})
+			continue
+		}
+		for _, t := range b.Traces {
+			h := htmlTrace{Scenario: t.Scenario, Href: filepath.ToSlash(t.File)}
+			var notes []string
+			if t.Events > 0 {
+				notes = append(notes, fmt.Sprintf("%d events", t.Events))
+			}
+			if t.Truncated {
+				notes = append(notes, "cut at the size cap")
+			}
+			if len(t.Missing) > 0 {
+				notes = append(notes, "lacks "+strings.Join(t.Missing, ", "))
+			}
+			if t.Error != "" {
+				notes = append(notes, t.Error)
+			}
+			h.Note = strings.Join(notes, "; ")
+			out[b.Kernel] = append(out[b.Kernel], h)
+		}
+	}
+	return out
 }

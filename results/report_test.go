@@ -379,15 +379,14 @@ func TestHTMLInChromium(t *testing.T) {
 	}
 	run, boots, c := fixtureComparison(t)
 	addCorrected(t, boots)
+	boots = addTraced(boots)
 	dir := t.TempDir()
 	page := filepath.Join(dir, "report.html")
 	var b bytes.Buffer
 	if err := WriteHTML(&b, c, run, boots); err != nil {
 		t.Fatal(err)
 	}
-	if m := regexp.MustCompile(`(?i)src=|href="[^#]|https?://|@import|url\(`).Find(b.Bytes()); m != nil {
-		t.Errorf("WriteHTML refers outside the file: %q", m)
-	}
+	checkSelfContained(t, b.Bytes())
 	if err := os.WriteFile(page, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -428,6 +427,96 @@ func TestHTMLInChromium(t *testing.T) {
 	answer, nav, section := strings.Index(dom, `<pre class="answer">`+Answer(c)[0]), strings.Index(dom, `<nav>`), strings.Index(dom, "<h2")
 	if answer < 0 || nav < answer || section < nav || !strings.Contains(dom, `<a href="#k-6.12">`) {
 		t.Errorf("chromium DOM: answer at %d, contents at %d, first section at %d; want the answer, then the contents with links, then the sections", answer, nav, section)
+	}
+	if !strings.Contains(dom, `<a href="traces/6.12.000.nagle.trace.gz">nagle</a>`) {
+		t.Errorf("chromium DOM lacks the link to 6.12's nagle trace")
+	}
+}
+
+// checkSelfContained: the page loads nothing from elsewhere; its links are
+// to its own sections or to the traces beside it in the run directory.
+func checkSelfContained(t *testing.T, page []byte) {
+	t.Helper()
+	if m := regexp.MustCompile(`(?i)src=|https?://|@import|url\(`).Find(page); m != nil {
+		t.Errorf("WriteHTML refers outside the file: %q", m)
+	}
+	for _, m := range regexp.MustCompile(`(?i)href\s*=\s*("[^"]*"|'[^']*'|[^\s>]*)`).FindAllSubmatch(page, -1) {
+		h := strings.Trim(string(m[1]), `"'`)
+		trace := strings.HasPrefix(h, TracesDir+"/") && !strings.Contains(h, "..") && !strings.ContainsAny(h, ":\\")
+		if !strings.HasPrefix(h, "#") && !trace {
+			t.Errorf("WriteHTML links %q: want #section or %s/FILE", h, TracesDir)
+		}
+	}
+}
+
+// addTraced adds a traced boot of each kernel: the baseline's and 6.12's
+// with traces, 6.12-rt's panicked. They carry the timer histograms of a
+// measurement boot, ten times slower, which no plot may show.
+func addTraced(boots []*Boot) []*Boot {
+	for i, k := range []string{"6.1", "6.12", "6.12-rt"} {
+		b := &Boot{Kernel: k, Seq: 100 + i, Accel: "kvm", Outcome: OK, Traced: true}
+		if k == "6.12-rt" {
+			b.Outcome, b.Reason = KernelPanic, "Kernel panic - not syncing: traced"
+		} else {
+			b.Traces = []TraceFile{
+				{Scenario: "timer", File: TraceFileName(k, 0, "timer"), Events: 1200, Bytes: 150000},
+				{Scenario: "nagle", File: TraceFileName(k, 0, "nagle"), Events: 900, Missing: []string{"tcp/tcp_probe"}, Truncated: true},
+				{Scenario: "wakeup", Error: "tracefs: none of the events exists in this kernel"},
+			}
+			for _, mb := range boots {
+				if mb.Kernel == k && mb.Outcome == OK {
+					b.Scenarios = slices.Clone(mb.Scenarios)
+					for j := range b.Scenarios {
+						b.Scenarios[j].Metrics = slices.Clone(b.Scenarios[j].Metrics)
+						for m := range b.Scenarios[j].Metrics {
+							b.Scenarios[j].Metrics[m].Value *= 10
+						}
+					}
+					break
+				}
+			}
+		}
+		boots = append(boots, b)
+	}
+	return boots
+}
+
+// TestHTMLTraceLinks: each kernel's traces are linked beside its section
+// (the baseline's beside the baseline's line), with what a reader needs to
+// know of each; the traced boots change no plot.
+func TestHTMLTraceLinks(t *testing.T) {
+	run, boots, c := fixtureComparison(t)
+	var plain, b bytes.Buffer
+	if err := WriteHTML(&plain, c, run, boots); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&b, c, run, addTraced(boots)); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	checkSelfContained(t, b.Bytes())
+	for _, want := range []string{
+		`<a href="traces/6.1.000.timer.trace.gz">timer</a> (1200 events)`,
+		`<a href="traces/6.12.000.nagle.trace.gz">nagle</a> (900 events; cut at the size cap; lacks tcp/tcp_probe)`,
+		`wakeup (tracefs: none of the events exists in this kernel)`,
+		`none (the traced boot ended kernel-panic: Kernel panic - not syncing: traced)`,
+		"ui.perfetto.dev",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	// The baseline's before any section, 6.12's inside its own.
+	base, first := strings.Index(page, "traces/6.1.000.timer"), strings.Index(page, `<h2 id="k-`)
+	sec := strings.Index(page, `<h2 id="k-6.12">`)
+	end := sec + 1 + strings.Index(page[sec+1:], "<h2")
+	link := strings.Index(page, "traces/6.12.000.timer")
+	if base < 0 || base > first || sec < 0 || link < sec || link > end {
+		t.Errorf("links out of place: baseline's at %d (first section at %d), 6.12's at %d (its section from %d to %d)", base, first, link, sec, end)
+	}
+	svgs := func(s string) string { return strings.Join(svgRE.FindAllString(s, -1), "") }
+	if svgs(page) != svgs(plain.String()) {
+		t.Errorf("traced boots changed the plots")
 	}
 }
 

@@ -50,8 +50,14 @@ func Render(w io.Writer, format string, c *Comparison, run *Run, boots []*Boot, 
 	return fmt.Errorf("unknown report format %q", format)
 }
 
-// WriteReports writes every report of a comparison into the run directory.
+// WriteReports writes every report of a comparison into the run directory;
+// report.html links the run's traces.
 func WriteReports(d *Dir, run *Run, boots []*Boot, c *Comparison) error {
+	traced, err := d.TracedBoots()
+	if err != nil {
+		return err
+	}
+	withTraces := append(slices.Clone(boots), traced...)
 	render := func(name string, f func(w io.Writer) error) error {
 		var buf bytes.Buffer
 		if err := f(&buf); err != nil {
@@ -62,7 +68,7 @@ func WriteReports(d *Dir, run *Run, boots []*Boot, c *Comparison) error {
 	errs := []error{
 		render(ReportMarkdown, func(w io.Writer) error { return WriteMarkdown(w, c, run) }),
 		render(ReportJSON, func(w io.Writer) error { return WriteJSON(w, c) }),
-		render(ReportHTML, func(w io.Writer) error { return WriteHTML(w, c, run, boots) }),
+		render(ReportHTML, func(w io.Writer) error { return WriteHTML(w, c, run, withTraces) }),
 		render(ReportJUnit, func(w io.Writer) error { return WriteJUnit(w, c, boots) }),
 		render(ReportBench, func(w io.Writer) error {
 			for _, k := range run.Kernels {
