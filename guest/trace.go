@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/klauspost/compress/gzip"
@@ -14,12 +15,14 @@ import (
 	"github.com/kvet/kvet/scenarios"
 )
 
-// The events a scenario's trace records: the scheduler's always, the TCP
-// stack's for a TCP scenario, with the timers that fire around it (the
-// delayed ACK is a timer_list, tcp_delack_timer; pacing and the tick are
-// hrtimers). An event the kernel lacks is named in the trace, not an error.
+// The events a scenario's trace records: the scheduler's always (Perfetto
+// draws the threads' states from sched_switch and their wakers from
+// sched_waking), the TCP stack's for a TCP scenario, with the timers that
+// fire around it (the delayed ACK is a timer_list, tcp_delack_timer; pacing
+// and the tick are hrtimers). An event the kernel lacks is named in the
+// trace, not an error.
 var (
-	SchedEvents = []string{"sched/sched_switch", "sched/sched_wakeup", "sched/sched_wakeup_new", "sched/sched_migrate_task"}
+	SchedEvents = []string{"sched/sched_switch", "sched/sched_waking", "sched/sched_wakeup", "sched/sched_wakeup_new", "sched/sched_migrate_task"}
 	TCPEvents   = []string{"tcp/tcp_retransmit_skb", "tcp/tcp_probe", "timer/timer_expire_entry", "timer/hrtimer_expire_entry"}
 )
 
@@ -88,8 +91,16 @@ func (t *FtraceTracer) Start(scenario string, events []string, bufferKB int) err
 		t.fs.Reset()
 		return err
 	}
-	t.fs.Mark("kvet: scenario " + scenario + " started") // a landmark only
+	t.fs.Mark(scenarioMark(scenario, 1)) // a landmark only
 	return nil
+}
+
+// scenarioMark is a trace_marker line in atrace's counter form, which
+// Perfetto draws as a track of the agent's process: 1 while the scenario
+// runs, 0 after. A counter belongs to the process, so the marks need not
+// come from one thread.
+func scenarioMark(scenario string, v int) string {
+	return fmt.Sprintf("C|%d|kvet scenario %s|%d", os.Getpid(), scenario, v)
 }
 
 func (t *FtraceTracer) Stop() wire.Trace {
@@ -98,7 +109,7 @@ func (t *FtraceTracer) Stop() wire.Trace {
 		tr.Error = t.err.Error()
 		return tr
 	}
-	t.fs.Mark("kvet: scenario " + t.scenario + " ended")
+	t.fs.Mark(scenarioMark(t.scenario, 0))
 	if err := t.fs.Off(); err != nil {
 		tr.Error = err.Error()
 		t.fs.Reset()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -172,7 +173,7 @@ const recorded = `# tracer: nop
 #
 #           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION
 #              | |         |   |||||     |         |
-            init-1       [000] ...1.     5.000001: tracing_mark_write: kvet: scenario nagle started
+            init-1       [000] ...1.     5.000001: tracing_mark_write: C|1|kvet scenario nagle|1
             init-201     [001] d..2.     5.000100: sched_switch: prev_comm=init prev_pid=201 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
           <idle>-0       [001] dNh2.     5.040200: sched_wakeup: comm=init pid=201 prio=120 target_cpu=001
 `
@@ -188,7 +189,8 @@ func TestFtraceTracer(t *testing.T) {
 	if err := tr.Start("nagle", TraceEvents("nagle"), 2048); err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]string{"tracing_on": "1", "buffer_size_kb": "2048", "trace_clock": "mono", "events/sched/sched_switch/enable": "1"} {
+	for name, want := range map[string]string{"tracing_on": "1", "buffer_size_kb": "2048", "trace_clock": "mono", "events/sched/sched_switch/enable": "1",
+		"trace_marker": fmt.Sprintf("C|%d|kvet scenario nagle|1", os.Getpid())} {
 		if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != want {
 			t.Errorf("%s = %q while tracing, want %q", name, b, want)
 		}
@@ -206,7 +208,7 @@ func TestFtraceTracer(t *testing.T) {
 	}
 	wantInfo := wire.TraceInfo{Scenario: "nagle", BufferKB: 2048, Bytes: int64(len(recorded)), Events: 3,
 		Enabled: []string{"sched/sched_switch", "sched/sched_wakeup", "tcp/tcp_retransmit_skb"},
-		Missing: []string{"sched/sched_wakeup_new", "sched/sched_migrate_task", "tcp/tcp_probe", "timer/timer_expire_entry", "timer/hrtimer_expire_entry"}}
+		Missing: []string{"sched/sched_waking", "sched/sched_wakeup_new", "sched/sched_migrate_task", "tcp/tcp_probe", "timer/timer_expire_entry", "timer/hrtimer_expire_entry"}}
 	if !reflect.DeepEqual(got.TraceInfo, wantInfo) {
 		t.Errorf("trace info = %+v, want %+v", got.TraceInfo, wantInfo)
 	}

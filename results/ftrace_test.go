@@ -26,12 +26,12 @@ func readNagleTrace(t *testing.T) *Ftrace {
 // lost events.
 func TestParseFtraceNagle(t *testing.T) {
 	tr := readNagleTrace(t)
-	if len(tr.Events) != 40 || tr.CPUs != 2 || tr.Lost != 2 || tr.Unparsed != 0 {
-		t.Fatalf("parsed %d events, %d CPUs, %d lost, %d unparsed; want 40, 2, 2, 0", len(tr.Events), tr.CPUs, tr.Lost, tr.Unparsed)
+	if len(tr.Events) != 43 || tr.CPUs != 2 || tr.Lost != 2 || tr.Unparsed != 0 {
+		t.Fatalf("parsed %d events, %d CPUs, %d lost, %d unparsed; want 43, 2, 2, 0", len(tr.Events), tr.CPUs, tr.Lost, tr.Unparsed)
 	}
 	first := tr.Events[0]
 	if first.Task != "init" || first.PID != 1 || first.CPU != 0 || first.Flags != "....." || first.Time != 105*time.Second+10*time.Microsecond ||
-		first.Name != "tracing_mark_write" || first.Args != "kvet: scenario nagle started" {
+		first.Name != "tracing_mark_write" || first.Args != "C|1|kvet scenario nagle|1" {
 		t.Errorf("first event = %+v", first)
 	}
 	counts := map[string]int{}
@@ -41,7 +41,7 @@ func TestParseFtraceNagle(t *testing.T) {
 			t.Errorf("%s at %v: tgid %d, want -1 (not recorded)", e.Name, e.Time, e.TGID)
 		}
 	}
-	want := map[string]int{"sched_switch": 20, "sched_wakeup": 7, "sched_wakeup_new": 3, "sched_migrate_task": 1, "tcp_probe": 3, "tcp_retransmit_skb": 1,
+	want := map[string]int{"sched_switch": 20, "sched_waking": 3, "sched_wakeup": 7, "sched_wakeup_new": 3, "sched_migrate_task": 1, "tcp_probe": 3, "tcp_retransmit_skb": 1,
 		"hrtimer_expire_entry": 2, "timer_expire_entry": 1, "tracing_mark_write": 2}
 	for k, n := range want {
 		if counts[k] != n {
@@ -83,10 +83,10 @@ func TestLongestGapNagleStall(t *testing.T) {
 	if !ok {
 		t.Fatal("no gap for pid 212")
 	}
-	if g.Length != 40170*time.Microsecond {
-		t.Errorf("longest gap %v, want 40.17ms", g.Length)
+	if g.Length != 40165*time.Microsecond {
+		t.Errorf("longest gap %v, want 40.165ms", g.Length)
 	}
-	if g.From.Name != "sched_switch" || g.From.Fields["prev_pid"] != "212" || g.To.Name != "sched_wakeup" || g.To.Fields["pid"] != "212" || g.To.PID != 213 {
+	if g.From.Name != "sched_switch" || g.From.Fields["prev_pid"] != "212" || g.To.Name != "sched_waking" || g.To.Fields["pid"] != "212" || g.To.PID != 213 {
 		t.Errorf("gap from %s (%v) to %s by %s-%d (%v), want the client's switch out to its wakeup by the server", g.From.Name, g.From.Fields, g.To.Name, g.To.Task, g.To.PID, g.To.Fields)
 	}
 	// The delayed-ACK timer fired inside the gap.
@@ -102,8 +102,8 @@ func TestLongestGapNagleStall(t *testing.T) {
 	// By name: every thread called init; the server's own wait is the
 	// longest there, woken by the held segment.
 	g, ok = tr.LongestGap(OfTask("init"))
-	if !ok || g.Length != 40080*time.Microsecond || g.To.Fields["pid"] != "213" {
-		t.Errorf("longest gap of init = %v to %+v, want 40.08ms to the server's wakeup", g.Length, g.To)
+	if !ok || g.Length != 40076*time.Microsecond || g.To.Fields["pid"] != "213" {
+		t.Errorf("longest gap of init = %v to %+v, want 40.076ms to the server's wakeup", g.Length, g.To)
 	}
 	if _, ok := tr.LongestGap(OfPID(9999)); ok {
 		t.Errorf("a gap for a pid that is not in the trace")
