@@ -541,7 +541,7 @@ func htmlTracesOf(boots []*Boot) map[string][]htmlTrace {
 			continue
 		}
 		if b.Outcome != OK && len(b.Traces) == 0 {
-			out[b.Kernel] = append(out[b.Kernel], htmlTrace{Scenario: "none", Note: fmt.Sprintf("the traced boot ended %s: %s", b.Outcome, b.Reason)})
+			out[b.Kernel] = append(out[b.Kernel], htmlTrace{Scenario: "no trace", Note: fmt.Sprintf("the boot ended in %s: %s", b.Outcome, b.Reason)})
 			continue
 		}
 		for _, t := range b.Traces {

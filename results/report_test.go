@@ -499,7 +499,7 @@ func TestHTMLTraceLinks(t *testing.T) {
 		`<a href="traces/6.1.000.timer.trace.gz">timer</a> (1200 events)`,
 		`<a href="traces/6.12.000.nagle.trace.gz">nagle</a> (900 events; cut at the size cap; lacks tcp/tcp_probe)`,
 		`wakeup (tracefs: none of the events exists in this kernel)`,
-		`none (the traced boot ended kernel-panic: Kernel panic - not syncing: traced)`,
+		`no trace (the boot ended in kernel-panic: Kernel panic - not syncing: traced)`,
 		"ui.perfetto.dev",
 	} {
 		if !strings.Contains(page, want) {
