@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestVerdicts(t *testing.T) {
 	// The same guest shape as the sysctl run below, so that kvet diff of the
 	// two runs compares like with like (the vCPU count moves the scheduler's
 	// base slice and hackbench).
-	m := writeMatrix(t, "boots: auto\nmax_boots: 4\nbudget: 1h\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+"\n  - name: a2\n    deb: "+deb+"\n"+verdictScenarios)
+	m := writeMatrix(t, "boots: auto\nmax_boots: 4\nbudget: 1h\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\ntrace: on-change\nkernels:\n  - name: a1\n    deb: "+deb+"\n  - name: a2\n    deb: "+deb+"\n"+verdictScenarios)
 	r := kvet(t, 12*time.Minute, "run", m, "--out", aa)
 	if r.code != 0 {
 		t.Fatalf("A/A kvet run = exit %d, want 0 (no regression)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -64,12 +65,16 @@ func TestVerdicts(t *testing.T) {
 			t.Errorf("A/A: what changed = %+v, want nothing", k.Changes)
 		}
 	}
+	// trace: on-change: nothing changed, nothing traced.
+	if traced := tracedKernels(t, aa); len(traced) != 0 {
+		t.Errorf("A/A with trace: on-change traced %v, want nothing", traced)
+	}
 
 	// (b) the same kernel with net.ipv4.tcp_slow_start_after_idle=0 under
 	// boots: auto, with at most the 7 boots per kernel that a fixed plan
 	// needs for a verdict, two 1-vCPU guests at a time.
 	ssai := filepath.Join(dir, "ssai")
-	m = writeMatrix(t, "boots: auto\nmax_boots: 7\nbudget: 1h\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+
+	m = writeMatrix(t, "boots: auto\nmax_boots: 7\nbudget: 1h\nprofile: quick\naccel: tcg\ncpus: 1\nparallel: 2\ntrace: on-change\nkernels:\n  - name: a1\n    deb: "+deb+
 		"\n  - name: ssai0\n    deb: "+deb+"\n    sysctl:\n      net.ipv4.tcp_slow_start_after_idle: 0\n"+sysctlScenarios)
 	// The sysctl may also move idle-restart's timings (the burst is sent
 	// with the kept window): a regression there is the kernel's answer, so
@@ -144,6 +149,12 @@ func TestVerdicts(t *testing.T) {
 		}
 	}
 
+	// trace: on-change: the decided change gets a traced boot of both
+	// kernels, with idle-restart's TCP events.
+	if traced := tracedKernels(t, ssai); traced["a1"] != 1 || traced["ssai0"] != 1 || len(traced) != 2 {
+		t.Errorf("sysctl run with trace: on-change traced %v, want a1 and ssai0 once", traced)
+	}
+
 	// (c) kvet diff of the two stored runs: a1 against itself across runs,
 	// then the A/A run's a1 against the sysctl variant. Two runs are not
 	// interleaved, so host drift between them (a loaded machine) may move a
@@ -177,6 +188,32 @@ func TestVerdicts(t *testing.T) {
 	if show.code != 0 || !strings.Contains(show.stdout, "ssai0 vs a1") || !strings.Contains(show.stdout, "what changed") {
 		t.Errorf("kvet show = exit %d, want the verdict table with what changed:\n%s", show.code, show.stdout)
 	}
+}
+
+// tracedKernels counts a run's traced boots per kernel; each must be ok
+// and carry idle-restart's trace with TCP events.
+func tracedKernels(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	d, _, err := results.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boots, err := d.TracedBoots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, b := range boots {
+		n[b.Kernel]++
+		var tcp bool
+		for _, tr := range b.Traces {
+			tcp = tcp || tr.Scenario == "idle-restart" && tr.File != "" && slices.Contains(tr.Enabled, "tcp/tcp_probe")
+		}
+		if b.Outcome != results.OK || !tcp {
+			t.Errorf("traced boot of %s: %s %s, traces %+v; want ok with idle-restart's TCP events", b.Kernel, b.Outcome, b.Reason, b.Traces)
+		}
+	}
+	return n
 }
 
 // readDiff reads the comparison kvet diff wrote to out and checks that its

@@ -70,11 +70,13 @@ type Options struct {
 	Progress io.Writer
 	// Terminal says Progress is a terminal: a progress display, not lines.
 	Terminal bool
-	// Trace adds one traced boot per kernel after the plan's boots: its
-	// scenarios run under the kernel's event tracer and their traces are
-	// kept in the run directory. A traced boot never measures; a resumed
-	// run with Trace adds the traced boots it lacks.
-	Trace bool
+	// Trace adds traced boots after the plan's boots (matrix.TraceAlways:
+	// one per kernel; matrix.TraceOnChange: one for the baseline and one
+	// per kernel with a decided change; "": the matrix's trace:). A traced
+	// boot's scenarios run under the kernel's event tracer and their traces
+	// are kept in the run directory. A traced boot never measures; a
+	// resumed run with Trace adds the traced boots it lacks.
+	Trace string
 	// TraceBufferKB is the trace buffer per CPU of a traced boot (0: the
 	// default; bounded, see wire.TraceBuffer).
 	TraceBufferKB int
@@ -165,6 +167,12 @@ func Prepare(ctx context.Context, o Options) (_ *Run, err error) {
 		return nil, badInput(errors.New("run: no matrix"))
 	} else if r.Matrix.Adaptive() && o.Shard.N > 1 {
 		return nil, badInput(errors.New("run: boots: auto cannot be sharded: the shards of a run share a fixed plan (give --boots N)"))
+	}
+	if err := matrix.CheckTrace(o.Trace); err != nil {
+		return nil, badInput(fmt.Errorf("run: %w", err))
+	}
+	if r.traceMode() == matrix.TraceOnChange && r.opts.Shard.N > 1 {
+		return nil, badInput(errors.New("run: trace: on-change cannot be sharded: a shard has no verdicts (trace the merged run with kvet run --resume DIR --trace=on-change)"))
 	}
 	self, cache, err := r.machinery()
 	if err != nil {

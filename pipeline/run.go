@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/kvet/kvet/internal/matrix"
 	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/runner"
 )
 
 // Planned is how many boots Run will run or skip: the plan, or its shard,
-// and the traced boots. An adaptive run plans more as it goes: Planned is
-// the plan so far.
+// and the traced boots. An adaptive run plans more as it goes, and a run
+// that traces on a change knows its traced boots once the verdicts are in:
+// Planned is the plan so far.
 func (r *Run) Planned() int {
 	plan := r.Record.Plan
 	if r.Record.Adaptive != nil {
@@ -23,19 +26,62 @@ func (r *Run) Planned() int {
 		plan = results.FullPlan(r.Record, looks)
 	}
 	n := len(r.opts.Shard.Select(plan))
-	if r.opts.Trace {
-		n += len(r.opts.Shard.Select(r.tracePlan(plan)))
+	if r.traceMode() == matrix.TraceAlways {
+		n += len(r.opts.Shard.Select(runner.PlanTraces(r.kernelNames(), len(plan))))
 	}
 	return n
 }
 
-// tracePlan is the traced boots that follow plan, one per kernel.
-func (r *Run) tracePlan(plan []results.PlanEntry) []results.PlanEntry {
+// traceMode is the run's --trace, or its matrix's trace:.
+func (r *Run) traceMode() string {
+	mode := r.opts.Trace
+	if mode == "" {
+		mode = r.Matrix.Trace
+	}
+	if mode == matrix.TraceOff {
+		return ""
+	}
+	return mode
+}
+
+func (r *Run) kernelNames() []string {
 	var names []string
 	for _, k := range r.Record.Kernels {
 		names = append(names, k.Name)
 	}
-	return runner.PlanTraces(names, len(plan))
+	return names
+}
+
+// traced names the kernels that get a traced boot: all of them, or on a
+// change the baseline and each kernel with a decided regression or
+// improvement (or a fault) in the measurement boots' verdicts.
+func (r *Run) traced() ([]string, error) {
+	if r.traceMode() == matrix.TraceAlways {
+		return r.kernelNames(), nil
+	}
+	boots, err := r.Dir.Boots()
+	if err != nil {
+		return nil, err
+	}
+	c, err := results.CompareRun(r.Dir, r.Record, boots, r.Matrix.ThresholdMap())
+	if err != nil {
+		return nil, err
+	}
+	changed := map[string]bool{}
+	for _, k := range c.Kernels {
+		if len(k.Faults) > 0 || slices.ContainsFunc(k.Metrics, func(m results.MetricResult) bool {
+			return m.Verdict == results.Regression || m.Verdict == results.Improvement
+		}) {
+			changed[k.Kernel] = true
+		}
+	}
+	var names []string
+	for _, k := range r.kernelNames() {
+		if changed[k] || len(changed) > 0 && k == c.Baseline {
+			names = append(names, k)
+		}
+	}
+	return names, nil
 }
 
 // runTraced boots the traced boots after the plan's (its shard's).
@@ -48,7 +94,11 @@ func (r *Run) runTraced(ctx context.Context, pool *runner.Pool) (runner.Summary,
 		}
 		plan = results.FullPlan(r.Record, looks)
 	}
-	return pool.Run(ctx, r.opts.Shard.Select(r.tracePlan(plan)))
+	names, err := r.traced()
+	if err != nil {
+		return runner.Summary{}, badInput(fmt.Errorf("run: choosing the kernels to trace: %w", err))
+	}
+	return pool.Run(ctx, r.opts.Shard.Select(runner.PlanTraces(names, len(plan))))
 }
 
 // Run boots the plan (its shard), Parallel guests at a time, recording each
@@ -73,7 +123,7 @@ func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summa
 	// The verdicts rest on the measurement boots: a traced boot's
 	// infrastructure error is reported with the traces, not the run's.
 	r.infraErr = sum.InfraErrors > 0
-	if err == nil && r.opts.Trace {
+	if err == nil && r.traceMode() != "" {
 		var tsum runner.Summary
 		tsum, err = r.runTraced(ctx, pool)
 		sum = addSummary(sum, tsum)
@@ -84,8 +134,8 @@ func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summa
 	}
 	if errors.Is(err, context.Canceled) {
 		again := "kvet run --resume " + r.Dir.Path
-		if r.opts.Trace {
-			again += " --trace"
+		if r.opts.Trace != "" {
+			again += " --trace=" + r.opts.Trace
 		}
 		return sum, infra(fmt.Errorf("interrupted: %d boots recorded in %s; continue with: %s", sum.Ran+sum.Skipped, r.Dir.Path, again))
 	}

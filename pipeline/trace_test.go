@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -21,7 +22,7 @@ import (
 // change no verdict, however far off their values are. A resume with Trace
 // runs only what is missing.
 func TestRunTraced(t *testing.T) {
-	traceOf := func(dir string, trace bool, launch runner.LaunchFunc) *Run {
+	traceOf := func(dir string, trace string, launch runner.LaunchFunc) *Run {
 		r, _ := adaptiveRun(t, dir, launch)
 		r.Record.Kernels = []results.Kernel{{Name: "a"}, {Name: "b"}, {Name: "c"}}
 		r.opts.Trace, r.launchFn, r.Parallel = trace, launch, 2
@@ -37,7 +38,7 @@ func TestRunTraced(t *testing.T) {
 		}
 		return b
 	}
-	plain := traceOf(t.TempDir(), false, fakeBoot)
+	plain := traceOf(t.TempDir(), "", fakeBoot)
 	if _, err := plain.Run(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestRunTraced(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	r := traceOf(dir, true, launch)
+	r := traceOf(dir, matrix.TraceAlways, launch)
 	if _, err := r.Run(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -75,14 +76,54 @@ func TestRunTraced(t *testing.T) {
 
 	// A resume with Trace of a run that has them all boots nothing; one
 	// without a traced boot boots it.
-	again := traceOf(dir, true, launch)
+	again := traceOf(dir, matrix.TraceAlways, launch)
 	sum, err := again.Run(t.Context(), nil)
 	if err != nil || sum.Ran != 0 || tracedLaunches.Load() != 3 {
 		t.Errorf("resume: %+v, %v, %d traced launches; want nothing booted", sum, err, tracedLaunches.Load())
 	}
-	later := traceOf(plain.Dir.Path, true, launch)
+	later := traceOf(plain.Dir.Path, matrix.TraceAlways, launch)
 	if sum, err := later.Run(t.Context(), nil); err != nil || sum.Ran != 3 || tracedLaunches.Load() != 6 {
 		t.Errorf("traces added to a finished run: %+v, %v; want the 3 traced boots only", sum, err)
+	}
+
+	// On a change: the baseline a and b (twice as slow, decided) get a
+	// traced boot; c (undecided) does not. Planned does not count them
+	// before the verdicts.
+	launched := map[string]int{}
+	var mu sync.Mutex
+	onChange := traceOf(t.TempDir(), matrix.TraceOnChange, func(ctx context.Context, e results.PlanEntry, attempt int, s runner.Slot) *results.Boot {
+		if e.Trace {
+			mu.Lock()
+			launched[e.Kernel]++
+			mu.Unlock()
+		}
+		return launch(ctx, e, attempt, s)
+	})
+	before := onChange.Planned()
+	if _, err := onChange.Run(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(launched, map[string]int{"a": 1, "b": 1}) {
+		t.Errorf("traced on a change: %v, want a and b once", launched)
+	}
+	if before != 9 {
+		t.Errorf("Planned before the run = %d, want the first round's 9", before)
+	}
+	// Nothing changed, nothing traced.
+	clear(launched)
+	quiet := traceOf(t.TempDir(), matrix.TraceOnChange, func(ctx context.Context, e results.PlanEntry, attempt int, s runner.Slot) *results.Boot {
+		if e.Trace {
+			launched[e.Kernel]++
+		}
+		e.Kernel = "a" // every kernel measures as the baseline does
+		return fakeBoot(ctx, e, attempt, s)
+	})
+	quiet.Parallel = 1
+	if _, err := quiet.Run(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(launched) != 0 {
+		t.Errorf("traced without a change: %v", launched)
 	}
 }
 
@@ -98,7 +139,7 @@ func TestLaunchSpecTraced(t *testing.T) {
 	r := &Run{Matrix: m, Dir: &results.Dir{Path: dir}, Record: &results.Run{Seed: 2}, Accel: "tcg",
 		byName: map[string]*kernels.Kernel{"a": {Name: "a"}}, specs: map[string]kernels.Spec{"a": {Name: "a"}},
 		images: map[string]*images.Image{"a": {Path: "/img"}}, plan: wire.Plan{Scenarios: []wire.Invocation{{Name: "nagle"}}},
-		opts: Options{Trace: true, TraceBufferKB: 4096}}
+		opts: Options{Trace: matrix.TraceAlways, TraceBufferKB: 4096}}
 	r.log = discard()
 	spec := r.launchSpec(results.PlanEntry{Seq: 3, Kernel: "a"}, runner.Slot{})
 	if spec.Plan.Trace || spec.TraceFile != nil || spec.ConsolePath != filepath.Join(dir, "console", "a.000.log") {

@@ -21,9 +21,17 @@ type Repro struct {
 	// ScenarioCommand the kvet scenario command that runs it with the
 	// run's parameters on bare metal.
 	Scenario, ScenarioCommand string
+	// Traces are the traced boots' traces copied beside it.
+	Traces []ReproTrace
 	// Files are the directory's other files, relative to it, with what
 	// each holds.
 	Files [][2]string
+}
+
+// ReproTrace is one kernel's trace of the finding's scenario.
+type ReproTrace struct {
+	Kernel string
+	TraceFile
 }
 
 // WriteReproREADME writes the reproducer's README: what was seen, how to
@@ -67,11 +75,24 @@ func WriteReproREADME(w io.Writer, r *Repro) error {
 	}
 	b.WriteString("## Reproduce it in a VM\n\n")
 	b.WriteString("With kvet (https://github.com/kvet/kvet) on a Debian-like host:\n\n```sh\nkvet run matrix.yaml\n```\n\n")
-	b.WriteString("`matrix.yaml` boots the two kernels above (the packages as resolved in the run, with their command lines and sysctls) and runs only this scenario, with the run's parameters, in interleaved boots until the change is decided.\n\n")
+	b.WriteString("`matrix.yaml` boots the two kernels above (the packages as resolved in the run, with their command lines and sysctls) and runs only this scenario, with the run's parameters, in interleaved boots until the change is decided, then traces each kernel once if it is (`trace: on-change`).\n\n")
 	if r.ScenarioCommand != "" {
 		b.WriteString("## Reproduce it on bare metal\n\n")
 		fmt.Fprintf(&b, "Boot each kernel on the machine in turn and run, as root:\n\n```sh\n%s\n```\n\n", r.ScenarioCommand)
 		b.WriteString("It runs the same code as the VM's guest and prints the same metrics; compare the two kernels' output.\n\n")
+	}
+	if len(r.Traces) > 0 {
+		b.WriteString("## Traces\n\n")
+		b.WriteString("One extra boot of each kernel ran the scenario under the kernel's event tracer (it measured nothing). ")
+		b.WriteString("Each file is ftrace's text output, gzip-compressed: open it in https://ui.perfetto.dev (Open trace file), or read it with `zcat`.\n\n")
+		for _, t := range r.Traces {
+			fmt.Fprintf(&b, "- `%s`: %s, %s, %d events (%s)", t.File, t.Kernel, t.Scenario, t.Events, strings.Join(t.Enabled, ", "))
+			if t.Truncated {
+				b.WriteString("; cut at the guest's cap")
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("## Files\n\n")
 	for _, f := range r.Files {

@@ -16,8 +16,8 @@ func checkRunFlags(f *runFlags) error {
 		return badInputf("run: --retries %d: out of range 0..10", f.retries)
 	case f.confirm < 0 || f.confirm > 10:
 		return badInputf("run: --confirm %d: out of range 0..10", f.confirm)
-	case f.traceBufferKB != 0 && !f.trace:
-		return badInputf("run: --trace-buffer-kb sizes the buffer of --trace: give both")
+	case f.traceBufferKB != 0 && f.trace == matrix.TraceOff:
+		return badInputf("run: --trace-buffer-kb sizes the buffer of traced boots: not with --trace=off")
 	case f.traceBufferKB != 0 && (f.traceBufferKB < wire.MinTraceBufferKB || f.traceBufferKB > wire.MaxTraceBufferKB):
 		return badInputf("run: --trace-buffer-kb %d: out of range %d..%d", f.traceBufferKB, wire.MinTraceBufferKB, wire.MaxTraceBufferKB)
 	}

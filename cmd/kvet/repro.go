@@ -50,11 +50,15 @@ func cmdRepro(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := os.Stat(*out); err == nil {
 		return badInputf("repro: %s exists; give another --out", *out)
 	}
-	if err := writeRepro(*out, pos[0], m, run, boots, r); err != nil {
+	traced, err := d.TracedBoots()
+	if err != nil {
+		return badInput(err)
+	}
+	if err := writeRepro(*out, pos[0], m, run, append(boots, traced...), r); err != nil {
 		os.RemoveAll(*out)
 		return infra(err)
 	}
-	fmt.Fprintf(stdout, "%s: reproducer of %s on %s written (README.md, matrix.yaml, boots, console logs)\n", *out, r.Scenario, r.Kernel.Kernel)
+	fmt.Fprintf(stdout, "%s: reproducer of %s on %s written (README.md, matrix.yaml, boots, console logs, %d traces)\n", *out, r.Scenario, r.Kernel.Kernel, len(r.Traces))
 	return nil
 }
 
@@ -107,9 +111,10 @@ func logSize(r float64) float64 {
 }
 
 // writeRepro writes the directory: matrix.yaml, the two kernels' boots and
-// consoles, and the README.
+// consoles, their traces of the finding's scenario (of every scenario for a
+// fault), and the README.
 func writeRepro(out, runDir string, m *matrix.Matrix, run *results.Run, boots []*results.Boot, r *results.Repro) error {
-	for _, sub := range []string{out, filepath.Join(out, results.BootsDir), filepath.Join(out, results.ConsoleDir)} {
+	for _, sub := range []string{out, filepath.Join(out, results.BootsDir), filepath.Join(out, results.ConsoleDir), filepath.Join(out, results.TracesDir)} {
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			return err
 		}
@@ -127,12 +132,21 @@ func writeRepro(out, runDir string, m *matrix.Matrix, run *results.Run, boots []
 		return err
 	}
 	r.Files = append(r.Files, [2]string{"matrix.yaml", "the matrix for `kvet run`"})
-	var copied int
 	for _, b := range boots {
 		if b.Kernel != r.Kernel.Kernel && b.Kernel != r.Baseline {
 			continue
 		}
-		for _, f := range []string{results.BootFile(b.Kernel, b.Index), b.ConsoleFile} {
+		files := []string{results.BootFile(b.Kernel, b.Index), b.ConsoleFile}
+		if b.Traced {
+			files = []string{b.ConsoleFile}
+			for _, tr := range b.Traces {
+				if tr.File != "" && (r.Scenario == "" || tr.Scenario == r.Scenario) {
+					files = append(files, tr.File)
+					r.Traces = append(r.Traces, results.ReproTrace{Kernel: b.Kernel, TraceFile: tr})
+				}
+			}
+		}
+		for _, f := range files {
 			if f == "" {
 				continue
 			}
@@ -143,7 +157,6 @@ func writeRepro(out, runDir string, m *matrix.Matrix, run *results.Run, boots []
 			if err := os.WriteFile(filepath.Join(out, f), data, 0o644); err != nil {
 				return err
 			}
-			copied++
 		}
 	}
 	if r.Scenario != "" {
@@ -170,6 +183,7 @@ func orFault(r *results.Repro) string {
 func reproMatrix(m *matrix.Matrix, run *results.Run, r *results.Repro) (*matrix.Matrix, error) {
 	out := *m
 	out.Kernels, out.Scenarios, out.Seed, out.Baseline = nil, nil, 0, r.Baseline
+	out.Trace = matrix.TraceOnChange
 	for _, name := range []string{r.Baseline, r.Kernel.Kernel} {
 		spec, ok := specOf(m, name)
 		if !ok {

@@ -48,6 +48,21 @@ func reproRun(t *testing.T, dir string) string {
 			os.WriteFile(filepath.Join(p, b.ConsoleFile), []byte("console of "+b.Key()+"\n"), 0o644)
 		}
 	}
+	// A traced boot of each kernel: nagle's trace is the finding's, pipe's
+	// is not.
+	os.MkdirAll(filepath.Join(p, results.TracesDir), 0o755)
+	for j, k := range []string{"stable", "next"} {
+		b := &results.Boot{Kernel: k, Seq: 8 + j, Traced: true, Accel: "kvm", Outcome: results.OK, ConsoleFile: results.TracedConsoleFile(k, 0)}
+		for _, sc := range []string{"nagle", "pipe"} {
+			tr := results.TraceFile{Scenario: sc, File: results.TraceFileName(k, 0, sc), Events: 5615, Enabled: []string{"sched_switch", "tcp_probe"}}
+			b.Traces = append(b.Traces, tr)
+			os.WriteFile(filepath.Join(p, tr.File), []byte("trace of "+sc), 0o644)
+		}
+		if err := d.WriteBoot(b); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(p, b.ConsoleFile), []byte("console of the traced boot\n"), 0o644)
+	}
 	return p
 }
 
@@ -98,10 +113,19 @@ func TestRepro(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("bare-metal command %q gives %+v, %v; want %+v", line, got, err, want)
 	}
-	for _, f := range []string{"boots/next.003.json", "boots/stable.000.json", "console/next.000.log"} {
+	for _, f := range []string{"boots/next.003.json", "boots/stable.000.json", "console/next.000.log", "traces/next.000.nagle.trace.gz", "traces/stable.000.nagle.trace.gz", "traces/next.000.log"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "traces/next.000.pipe.trace.gz")); err == nil {
+		t.Errorf("the trace of another scenario was copied")
+	}
+	if !strings.Contains(string(readme), "`traces/next.000.nagle.trace.gz`: next, nagle, 5615 events") || !strings.Contains(string(readme), "ui.perfetto.dev") {
+		t.Errorf("README.md does not list the traces:\n%s", readme)
+	}
+	if m.Trace != matrix.TraceOnChange {
+		t.Errorf("matrix.yaml trace: %q, want on-change", m.Trace)
 	}
 	// A second repro into the same directory, a kernel or metric that is
 	// not there: bad input, naming it.

@@ -26,7 +26,7 @@ type runFlags struct {
 	resume, shard, events   string
 	failOn, runID           string
 	cacheDir, qemu, format  string
-	trace                   bool
+	trace                   traceFlag
 	traceBufferKB           int
 }
 
@@ -60,7 +60,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.runID, "run-id", "", "the run's id (shards of one run must share it; default: from the clock)")
 	fs.StringVar(&f.cacheDir, "cache", "", "cache directory (default $XDG_CACHE_HOME/kvet or ~/.cache/kvet)")
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "the QEMU binary")
-	fs.BoolVar(&f.trace, "trace", false, "after the plan's boots, one traced boot per kernel: its scenarios run under the kernel's event tracer (scheduler events; TCP events for the TCP scenarios) and each scenario's trace goes to RUNDIR/traces/ for https://ui.perfetto.dev; traced boots never measure (with --resume: add them to a run)")
+	fs.Var(&f.trace, "trace", "after the plan's boots, one traced boot per kernel (--trace or --trace=always), or one for the baseline and each kernel with a decided change (--trace=on-change); --trace=off: none (default: the matrix's trace:, off). A traced boot's scenarios run under the kernel's event tracer (scheduler events; TCP events for the TCP scenarios) and each scenario's trace goes to RUNDIR/traces/ for https://ui.perfetto.dev; traced boots never measure (with --resume: add them to a run)")
 	fs.IntVar(&f.traceBufferKB, "trace-buffer-kb", 0, fmt.Sprintf("with --trace: the trace buffer per guest CPU in KiB, %d..%d (default %d)", wire.MinTraceBufferKB, wire.MaxTraceBufferKB, wire.DefaultTraceBufferKB))
 	fs.StringVar(&f.format, "format", "text", "the report on standard output: text, markdown, json, junit or html (the run directory gets them all)")
 }
@@ -114,7 +114,7 @@ func (f *runFlags) options(pos []string) (pipeline.Options, string, error) {
 	o := pipeline.Options{
 		Resume: f.resume, NameByPackage: len(f.kernels) > 0, Append: f.appendArgs, Out: f.out, RunID: f.runID,
 		Parallel: f.parallel, Isolate: f.isolate, Retries: f.retries, Confirm: f.confirm, CacheDir: f.cacheDir, QEMU: f.qemu, Version: kvetVersion(),
-		Trace: f.trace, TraceBufferKB: f.traceBufferKB,
+		Trace: string(f.trace), TraceBufferKB: f.traceBufferKB,
 	}
 	if err := results.CheckFormat(f.format); err != nil {
 		return o, "", badInput(err)
@@ -227,3 +227,25 @@ func writeTraced(w io.Writer, dir string, traced []*results.Boot) {
 	}
 	fmt.Fprintf(w, "traces: %d from %d traced boots in %s (open one in https://ui.perfetto.dev)\n", files, len(traced), filepath.Join(dir, results.TracesDir))
 }
+
+// traceFlag is --trace alone (always) or --trace=off|always|on-change.
+type traceFlag string
+
+func (t *traceFlag) String() string { return string(*t) }
+
+func (t *traceFlag) Set(s string) error {
+	switch s {
+	case "true":
+		s = matrix.TraceAlways
+	case "false":
+		s = matrix.TraceOff
+	}
+	if err := matrix.CheckTrace(s); err != nil {
+		return err
+	}
+	*t = traceFlag(s)
+	return nil
+}
+
+// IsBoolFlag lets --trace stand alone.
+func (t *traceFlag) IsBoolFlag() bool { return true }

@@ -56,6 +56,10 @@ type Matrix struct {
 	Profile string `yaml:"profile,omitempty"`
 	// Accel is auto, kvm or tcg (default auto).
 	Accel string `yaml:"accel,omitempty"`
+	// Trace is when the run adds a traced boot per kernel after its
+	// measurement boots: off (default), always, or on-change (the baseline
+	// and each kernel with a decided change).
+	Trace string `yaml:"trace,omitempty"`
 	// CPUs per guest (default 2) and Memory per guest in MiB (default 1024).
 	CPUs   int `yaml:"cpus,omitempty"`
 	Memory int `yaml:"memory,omitempty"`
@@ -316,6 +320,9 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	case "auto", "kvm", "tcg":
 	default:
 		return bad("accel", "accel: %q (want auto, kvm or tcg)", m.Accel)
+	}
+	if err := CheckTrace(m.Trace); err != nil {
+		return bad("trace", "%v", err)
 	}
 	if m.CPUs == 0 {
 		m.CPUs = DefaultCPUs

@@ -18,6 +18,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"url without sha", "kernels:\n  - name: a\n    deb: https://example.org/k.deb\n", "needs sha256"},
 		{"duplicate name", "kernels:\n  - name: a\n    package: p\n  - name: a\n    package: q\n", "m.yaml:4: kernel \"a\" is listed twice"},
 		{"bad baseline", "baseline: z\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: baseline \"z\" is not one of the kernels"},
+		{"bad trace", "kernels:\n  - name: a\n    package: p\ntrace: sometimes\n", "m.yaml:4: trace: \"sometimes\" (want off, always or on-change)"},
 		{"bad profile", "profile: slow\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: profile: \"slow\""},
 		{"bad duration", "timeout: soon\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: bad duration \"soon\""},
 		{"bad threshold", "thresholds: {\"timer/*\": lots}\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: bad threshold"},
