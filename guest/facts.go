@@ -32,6 +32,12 @@ var factFiles = map[string]string{
 	"sched.fair_server.cpu0.period_ns":  "/sys/kernel/debug/sched/fair_server/cpu0/period",
 	"clocksource":                       "/sys/devices/system/clocksource/clocksource0/current_clocksource",
 	"clocksource.available":             "/sys/devices/system/clocksource/clocksource0/available_clocksource",
+	"mm.lru_gen.enabled":                "/sys/kernel/mm/lru_gen/enabled",
+	"mm.zswap.enabled":                  "/sys/module/zswap/parameters/enabled",
+	"mm.zswap.compressor":               "/sys/module/zswap/parameters/compressor",
+	"mm.thp.enabled":                    "/sys/kernel/mm/transparent_hugepage/enabled",
+	"mm.thp.defrag":                     "/sys/kernel/mm/transparent_hugepage/defrag",
+	"mm.zram.comp_algorithm":            "/sys/block/zram0/comp_algorithm",
 }
 
 // factSysctls are recorded as "sysctl.NAME" when they exist.
@@ -44,6 +50,13 @@ var factSysctls = []string{
 	"kernel.sched_schedstats",
 	"kernel.timer_migration",
 	"kernel.numa_balancing",
+	"vm.swappiness",
+	"vm.page-cluster",
+	"vm.overcommit_memory",
+	"vm.min_free_kbytes",
+	"vm.watermark_scale_factor",
+	"vm.oom_kill_allocating_task",
+	"vm.panic_on_oom",
 	"net.core.default_qdisc",
 	"net.core.busy_poll",
 	"net.core.busy_read",
@@ -110,7 +123,37 @@ func Facts(root string) map[string]string {
 	if s, ok := stealTicks(root); ok {
 		m["steal_before_ticks"] = s
 	}
+	memFacts(root, m)
 	return m
+}
+
+// memFacts records what the memory scenarios depend on: PSI, the swap
+// areas the guest booted with (the scenarios add their own, see their
+// notes) and the memory size.
+func memFacts(root string, m map[string]string) {
+	m["mm.psi"] = "no"
+	if _, err := os.Stat(filepath.Join(root, "/proc/pressure/memory")); err == nil {
+		m["mm.psi"] = "yes"
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "/proc/swaps")); err == nil {
+		var areas []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+			if f := strings.Fields(l); len(f) >= 3 {
+				areas = append(areas, f[0]+" "+f[1]+" "+f[2]+"KiB")
+			}
+		}
+		m["mm.swap"] = "none"
+		if len(areas) > 0 {
+			m["mm.swap"] = strings.Join(areas, ", ")
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "/proc/meminfo")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				m["mem_total"] = strings.Join(strings.Fields(v), " ")
+			}
+		}
+	}
 }
 
 // AfterFacts are the facts taken once the scenarios are done.

@@ -130,20 +130,21 @@ type Run struct {
 	Accel    string
 	Parallel int
 
-	opts     Options
-	log      *slog.Logger
-	qemu     string
-	kernels  []*kernels.Kernel
-	byName   map[string]*kernels.Kernel
-	specs    map[string]kernels.Spec // by kernel name: a series shares its entry's spec
-	images   map[string]*images.Image
-	plan     wire.Plan
-	cpuSets  [][]int
-	spare    []int
-	keptPool bool // a resumed run keeps its recorded pool and pinning
-	claim    *runner.CPUClaim
-	infraErr bool
-	launchFn runner.LaunchFunc // boots an entry; nil: launch (QEMU)
+	opts      Options
+	log       *slog.Logger
+	qemu      string
+	kernels   []*kernels.Kernel
+	byName    map[string]*kernels.Kernel
+	specs     map[string]kernels.Spec // by kernel name: a series shares its entry's spec
+	images    map[string]*images.Image
+	plan      wire.Plan
+	cpuSets   [][]int
+	spare     []int
+	keptPool  bool // a resumed run keeps its recorded pool and pinning
+	scratchMB int  // the scratch disk a boot needs (MiB), 0: none
+	claim     *runner.CPUClaim
+	infraErr  bool
+	launchFn  runner.LaunchFunc // boots an entry; nil: launch (QEMU)
 }
 
 // Prepare gets everything a run needs before its first boot. Close the

@@ -69,6 +69,7 @@ func (r *Run) resolveKernels(ctx context.Context, cache string, old *results.Run
 // plan each guest is sent.
 func (r *Run) buildImages(ctx context.Context, self, cache string) error {
 	var err error
+	r.scratchMB = scratchDisk(r.Matrix)
 	if r.plan, err = guestPlan(r.Matrix); err != nil {
 		return badInput(err)
 	}
@@ -220,6 +221,18 @@ func guestPlan(m *matrix.Matrix) (wire.Plan, error) {
 		p.Scenarios = append(p.Scenarios, wire.Invocation{Name: s.Name, Label: s.Label, Params: params})
 	}
 	return p, nil
+}
+
+// scratchDisk is the scratch disk a boot of the matrix needs: the most any
+// of its scenarios asks for (see scenarios.ScratchDisker), in MiB.
+func scratchDisk(m *matrix.Matrix) int {
+	n := 0
+	for _, s := range m.Scenarios {
+		if d, ok := s.Params.(scenarios.ScratchDisker); ok {
+			n = max(n, d.ScratchDiskMB())
+		}
+	}
+	return n
 }
 
 // execFiles are the programs the matrix's exec scenarios bring into the guest.

@@ -18,8 +18,8 @@ type Change struct {
 
 // Config options and facts that explain scheduler, timer and TCP behaviour.
 var (
-	configPrefixes = []string{"HZ", "PREEMPT", "NO_HZ", "SCHED_", "TCP_CONG_", "DEFAULT_TCP_CONG"}
-	factPrefixes   = []string{"sched.", "sysctl.net.ipv4.tcp_", "sysctl.kernel.sched_", "clocksource", "preempt", "hz", "tcp.", "config."}
+	configPrefixes = []string{"HZ", "PREEMPT", "NO_HZ", "SCHED_", "TCP_CONG_", "DEFAULT_TCP_CONG", "LRU_GEN", "ZSWAP", "ZRAM", "PSI", "MEMCG", "TRANSPARENT_HUGEPAGE"}
+	factPrefixes   = []string{"sched.", "sysctl.net.ipv4.tcp_", "sysctl.kernel.sched_", "sysctl.vm.", "mm.", "clocksource", "preempt", "hz", "tcp.", "config."}
 )
 
 // WhatChanged lists the differences between baseline and candidate in what

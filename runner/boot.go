@@ -136,6 +136,18 @@ func (b *boot) run(ctx context.Context, t0 time.Time) {
 		defer os.RemoveAll(d)
 		sockDir = d
 	}
+	if s.ScratchDiskMB > 0 {
+		if s.ScratchDiskMB > MaxScratchDiskMB {
+			fail(fmt.Errorf("scratch disk: %d MiB, at most %d", s.ScratchDiskMB, MaxScratchDiskMB))
+			return
+		}
+		s.ScratchPath = filepath.Join(workDir, "scratch.img")
+		if err := sparseFile(s.ScratchPath, int64(s.ScratchDiskMB)<<20); err != nil {
+			fail(fmt.Errorf("scratch disk: %w", err))
+			return
+		}
+		defer os.Remove(s.ScratchPath)
+	}
 	qmpSock := filepath.Join(sockDir, "qmp.sock")
 	portSock := filepath.Join(sockDir, "port.sock")
 	os.Remove(qmpSock)
@@ -526,4 +538,17 @@ func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// sparseFile creates (or empties) path as a sparse file of size bytes.
+func sparseFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -46,7 +46,21 @@ type BootSpec struct {
 	// relative name. Without them a trace is recorded without its file.
 	TraceDir  string
 	TraceFile func(scenario string) string
+	// ScratchDiskMB, when set, gives the guest a virtio-blk disk of that
+	// size (serial ScratchSerial) for swap and page-cache scenarios: a
+	// sparse file in the work directory, removed when the boot ends.
+	// ScratchPath is where Boot put it.
+	ScratchDiskMB int
+	ScratchPath   string
 }
+
+// ScratchSerial is the serial number of the scratch disk, as the guest sees
+// it in /sys/block/*/serial.
+const ScratchSerial = wire.ScratchSerial
+
+// MaxScratchDiskMB bounds a scratch disk (sparse: only what the guest
+// writes takes space).
+const MaxScratchDiskMB = 64 << 10
 
 // Defaults of a boot, the matrix's too.
 const (
@@ -120,5 +134,11 @@ func Args(s BootSpec, qmpSock, portSock string) []string {
 		"-chardev", "socket,id=kvet0,path="+chardevPath(portSock),
 		"-device", "virtserialport,bus=vser0.0,chardev=kvet0,name="+wire.PortName,
 	)
+	if s.ScratchDiskMB > 0 && s.ScratchPath != "" {
+		// cache=unsafe: the disk is thrown away with the boot, never flushed.
+		args = append(args,
+			"-drive", "file="+chardevPath(s.ScratchPath)+",if=none,id=scratch,format=raw,cache=unsafe,discard=unmap",
+			"-device", "virtio-blk-pci,drive=scratch,serial="+ScratchSerial)
+	}
 	return args
 }

@@ -3,10 +3,13 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kvet/kvet/scenarios/memsys"
 )
 
 // What a scenario may need of the machine it runs on, beyond a process of
@@ -15,6 +18,11 @@ import (
 const (
 	// NeedFIFO: threads at SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO).
 	NeedFIFO = "SCHED_FIFO"
+	// NeedRoot: root (swap areas, zram, the OOM killer's settings).
+	NeedRoot = "root"
+	// NeedCgroup2: a writable cgroup v2 hierarchy with the memory
+	// controller (mounted at /sys/fs/cgroup, or mountable there).
+	NeedCgroup2 = "cgroup v2 memory controller"
 	// needSysctl prefixes a sysctl the scenario writes (and restores).
 	needSysctl = "write sysctl "
 )
@@ -39,6 +47,12 @@ func Missing(needs []string) []string {
 		switch {
 		case n == NeedFIFO:
 			err = canFIFO()
+		case n == NeedRoot:
+			if os.Geteuid() != 0 {
+				err = errors.New("not root (run it with sudo)")
+			}
+		case n == NeedCgroup2:
+			err = canCgroup2()
 		case strings.HasPrefix(n, needSysctl):
 			name := strings.TrimPrefix(n, needSysctl)
 			path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
@@ -53,6 +67,15 @@ func Missing(needs []string) []string {
 		}
 	}
 	return out
+}
+
+// canCgroup2: the unified hierarchy is there (or can be mounted) and its
+// memory controller can be enabled for a child group.
+func canCgroup2() error {
+	if err := memsys.MountCgroup2(); err != nil {
+		return fmt.Errorf("%w (boot with systemd.unified_cgroup_hierarchy=1, run as root)", err)
+	}
+	return nil
 }
 
 // canFIFO tries SCHED_FIFO on a thread of its own, which then exits.

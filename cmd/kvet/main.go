@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/kvet/kvet/guest"
+	"github.com/kvet/kvet/scenarios/memsys"
 )
 
 func main() {
@@ -14,6 +15,9 @@ func main() {
 	// and as the per-scenario child processes it starts.
 	if os.Getpid() == 1 {
 		guest.Main()
+	}
+	if len(os.Args) >= 2 && os.Args[1] == memsys.RoleVerb {
+		os.Exit(memsys.RoleMain(os.Args[2:]))
 	}
 	if len(os.Args) == 3 && os.Args[1] == guest.ChildVerb {
 		os.Exit(guest.ScenarioMain(os.Args[2]))

@@ -15,3 +15,8 @@ const (
 	// dynamically linked program's loader and libraries).
 	ExecDir = "/kvet/exec"
 )
+
+// ScratchSerial is the serial number of a boot's scratch disk (the host's
+// runner.BootSpec.ScratchDiskMB), as the guest sees it in
+// /sys/block/*/serial.
+const ScratchSerial = "kvet-scratch"
