@@ -38,6 +38,11 @@ const (
 	// RoleRead FILE MB ADJ: reads MB of FILE through the page cache, says
 	// "done NS" and exits.
 	RoleRead = "read"
+	// RoleAlloc KB COUNT INTERVAL_US ADJ: COUNT times, one every
+	// INTERVAL_US, maps KB of anonymous memory, writes every page of it and
+	// unmaps it, timing each; answers with a Touch (Pages counts the
+	// allocations) and exits.
+	RoleAlloc = "alloc"
 )
 
 // Touch is what a holder saw touching its set again.
@@ -71,7 +76,7 @@ func role(args []string, in io.Reader, out io.Writer) error {
 		return errors.New("no role")
 	}
 	nums := make([]int64, 0, len(args))
-	want := map[string]int{RoleHold: 2, RoleStream: 3, RoleLeak: 2, RoleRead: 3}[args[0]]
+	want := map[string]int{RoleHold: 2, RoleStream: 3, RoleLeak: 2, RoleRead: 3, RoleAlloc: 4}[args[0]]
 	if want == 0 || len(args)-1 != want {
 		return fmt.Errorf("role %q with %d arguments", args[0], len(args)-1)
 	}
@@ -114,6 +119,14 @@ func role(args []string, in io.Reader, out io.Writer) error {
 			fill(m, uint64(total))
 			fmt.Fprintf(out, "grew %d\n", total+nums[0])
 		}
+	case RoleAlloc:
+		t, err := allocLoop(nums[0]<<10, nums[1], nums[2]*1000)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(t)
+		_, err = out.Write(append(b, '\n'))
+		return err
 	case RoleRead:
 		t0 := measure.Now()
 		if err := readThrough(file, nums[0]<<20); err != nil {
@@ -202,6 +215,45 @@ func touch(m []byte, seed uint64) (*Touch, error) {
 			t.Corrupt++
 		}
 		t.Pages++
+	}
+	t.Wall = measure.Now() - start
+	unix.Getrusage(unix.RUSAGE_SELF, &r1)
+	t.MajFlt, t.MinFlt = r1.Majflt-r0.Majflt, r1.Minflt-r0.Minflt
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, err
+	}
+	t.Hist = string(b)
+	return t, nil
+}
+
+// allocLoop maps, fills and unmaps size bytes count times, one every
+// interval ns, timing each from the map to the last page written.
+func allocLoop(size, count, interval int64) (*Touch, error) {
+	if size < int64(os.Getpagesize()) || count < 1 || interval < 0 {
+		return nil, fmt.Errorf("alloc: %d bytes, %d times, every %d ns", size, count, interval)
+	}
+	page := os.Getpagesize()
+	h := measure.NewHist()
+	var r0, r1 unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &r0)
+	t := &Touch{}
+	start := measure.Now()
+	next := start
+	for i := int64(0); i < count; i++ {
+		measure.SleepUntil(next)
+		t0 := measure.Now()
+		m, err := mapAnon(size)
+		if err != nil {
+			return nil, err
+		}
+		for off := 0; off < len(m); off += page {
+			m[off] = byte(i)
+		}
+		measure.Record(h, measure.Now()-t0)
+		unix.Munmap(m)
+		t.Pages++
+		next = max(next+interval, measure.Now())
 	}
 	t.Wall = measure.Now() - start
 	unix.Getrusage(unix.RUSAGE_SELF, &r1)
