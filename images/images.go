@@ -35,9 +35,11 @@ const formatVersion = "kvet-image-1"
 // DefaultModules are the modules the guest loads, in order. virtio_pci and
 // virtio_console carry the results port and are required; the others are
 // used when the kernel has them (pvpanic_mmio reports panics to QEMU;
-// tcp_bbr, sch_netem and veth serve the TCP scenarios; virtio_blk and zram
-// the memory scenarios' swap and page cache).
-var DefaultModules = []string{"virtio_pci", "virtio_console", "virtio_blk", "pvpanic_mmio", "tcp_bbr", "sch_netem", "veth", "zram"}
+// tcp_bbr, sch_netem and veth serve the TCP scenarios; virtio_blk, zram and
+// the compressors zram asks the crypto API for (lzo-rle, lz4: no modprobe in
+// the guest loads them on demand) serve the memory scenarios' swap and
+// page cache).
+var DefaultModules = []string{"virtio_pci", "virtio_console", "virtio_blk", "pvpanic_mmio", "tcp_bbr", "sch_netem", "veth", "lzo_rle", "lz4", "zram"}
 
 // requiredModules cannot be missing: without them there is no results port.
 var requiredModules = map[string]bool{"virtio_pci": true, "virtio_console": true}
