@@ -13,39 +13,121 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// CgroupRoot is where the unified hierarchy is mounted.
+// CgroupRoot is where kvet mounts the unified hierarchy when the system
+// has none mounted (a kvet guest).
 const CgroupRoot = "/sys/fs/cgroup"
 
-// MountCgroup2 mounts the unified hierarchy at CgroupRoot unless it is
-// there already, and enables the memory controller for its children.
+var (
+	rootMu sync.Mutex
+	root   string // the unified hierarchy's mount point, once found
+)
+
+// MountCgroup2 finds the unified hierarchy (cgroup v2) and enables the
+// memory controller for its children. A system that has it mounted keeps
+// it where it is; one that has none (a kvet guest) gets it at CgroupRoot,
+// but only where nothing is mounted yet: a host's own cgroup tree (v1, or
+// hybrid with v2 at /sys/fs/cgroup/unified) is never covered.
 func MountCgroup2() error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(CgroupRoot, &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
-		if err := os.MkdirAll(CgroupRoot, 0o755); err != nil {
-			return fmt.Errorf("cgroup2: %w", err)
+	rootMu.Lock()
+	defer rootMu.Unlock()
+	if root == "" {
+		r, err := unifiedMount("/proc/self/mountinfo")
+		if err != nil {
+			return err
 		}
-		if err := unix.Mount("cgroup2", CgroupRoot, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			return fmt.Errorf("cgroup2: mount on %s: %w (a kernel without CONFIG_CGROUPS or a host with cgroup v1 only)", CgroupRoot, err)
+		if r == "" {
+			if mounted, err := isMountPoint("/proc/self/mountinfo", CgroupRoot); err != nil || mounted {
+				return fmt.Errorf("cgroup2: no unified hierarchy mounted, and %s holds another (cgroup v1): boot with systemd.unified_cgroup_hierarchy=1", CgroupRoot)
+			}
+			if err := os.MkdirAll(CgroupRoot, 0o755); err != nil {
+				return fmt.Errorf("cgroup2: %w", err)
+			}
+			if err := unix.Mount("cgroup2", CgroupRoot, "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+				return fmt.Errorf("cgroup2: mount on %s: %w (a kernel without CONFIG_CGROUPS?)", CgroupRoot, err)
+			}
+			r = CgroupRoot
+		}
+		root = r
+	}
+	return (&Cgroup{Path: root}).enableMemory()
+}
+
+// Root is the unified hierarchy's mount point (after MountCgroup2).
+func Root() string {
+	rootMu.Lock()
+	defer rootMu.Unlock()
+	if root == "" {
+		return CgroupRoot
+	}
+	return root
+}
+
+// unifiedMount is the first cgroup2 mount point in a mountinfo file, ""
+// when there is none.
+func unifiedMount(mountinfo string) (string, error) {
+	b, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return "", fmt.Errorf("cgroup2: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(l, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if ok && len(f) >= 5 && len(g) >= 1 && g[0] == "cgroup2" {
+			return unescapeMount(f[4]), nil
 		}
 	}
-	root := &Cgroup{Path: CgroupRoot}
-	return root.enableMemory()
+	return "", nil
+}
+
+// isMountPoint reports whether something is mounted at dir.
+func isMountPoint(mountinfo, dir string) (bool, error) {
+	b, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return false, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 5 && unescapeMount(f[4]) == dir {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// unescapeMount undoes mountinfo's octal escapes of spaces and the like.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // Cgroup is one group of the unified hierarchy.
 type Cgroup struct{ Path string }
 
-// NewCgroup creates the group name under parent (CgroupRoot when nil),
+// NewCgroup creates the group name under parent (the hierarchy's root when nil),
 // with the memory controller enabled in parent for it. A group left over
 // from an earlier run is removed first.
 func NewCgroup(parent *Cgroup, name string) (*Cgroup, error) {
 	if parent == nil {
-		parent = &Cgroup{Path: CgroupRoot}
+		parent = &Cgroup{Path: Root()}
 	}
 	if err := parent.enableMemory(); err != nil {
 		return nil, err
@@ -71,7 +153,7 @@ func (c *Cgroup) enableMemory() error {
 		return nil
 	}
 	if err := c.Set("cgroup.subtree_control", "+memory"); err != nil {
-		return fmt.Errorf("%w (is the memory controller available? %s)", err, filepath.Join(CgroupRoot, "cgroup.controllers"))
+		return fmt.Errorf("%w (is the memory controller available to cgroup v2? see %s)", err, filepath.Join(c.Path, "cgroup.controllers"))
 	}
 	return nil
 }
