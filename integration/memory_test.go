@@ -129,8 +129,8 @@ func TestMemoryVerdicts(t *testing.T) {
 	need(t)
 	deb := kernelDeb(t, "6.12")
 	out := filepath.Join(t.TempDir(), "run")
-	m := writeMatrix(t, "boots: auto\nmax_boots: 5\nbudget: 1h\naccel: tcg\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+
-		"\n  - name: a2\n    deb: "+deb+"\n  - name: s0\n    deb: "+deb+"\n    sysctl: {vm.swappiness: 0}\nscenarios:\n  - {name: swap-in, params: {rounds: 2}}\n")
+	m := writeMatrix(t, "boots: auto\nmax_boots: 4\nbudget: 1h\naccel: tcg\nparallel: 2\nkernels:\n  - name: a1\n    deb: "+deb+
+		"\n  - name: a2\n    deb: "+deb+"\n  - name: s0\n    deb: "+deb+"\n    sysctl: {vm.swappiness: 0}\nscenarios:\n  - {name: swap-in, params: {rounds: 3, set_mb: 32, limit_mb: 64, batch_mb: 96, batch_file_mb: 0}}\n")
 	r := kvet(t, 15*time.Minute, "run", m, "--out", out)
 	if r.code != 0 && r.code != 1 {
 		t.Fatalf("kvet run = exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)

@@ -129,20 +129,8 @@ func runOOMVictim(ctx context.Context, env Env, p *OOMVictimParams, r *results.S
 }
 
 func memTotal() (int64, error) {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10, err
-			}
-		}
-	}
-	return 0, fmt.Errorf("/proc/meminfo: no MemTotal")
+	mi, err := memsys.Meminfo()
+	return mi["MemTotal"], err
 }
 
 // oomOnce runs one OOM event: the important process and the helpers fill
@@ -285,7 +273,7 @@ func limitWatch(top *memsys.Cgroup, scope string) func() bool {
 		}
 	}
 	stalls := func() int64 {
-		vm, err := readVmstat()
+		vm, err := memsys.Vmstat()
 		if err != nil {
 			return 0
 		}
@@ -301,17 +289,12 @@ func limitWatch(top *memsys.Cgroup, scope string) func() bool {
 	return func() bool { return stalls() > s0 }
 }
 
-func readVmstat() (map[string]int64, error) {
-	c := &memsys.Cgroup{Path: "/proc"}
-	return c.Keyed("vmstat")
-}
-
 func oomKills(top *memsys.Cgroup, scope string) int64 {
 	if scope == "cgroup" {
 		ev, _ := top.Keyed("memory.events")
 		return ev["oom_kill"]
 	}
-	vm, _ := readVmstat()
+	vm, _ := memsys.Vmstat()
 	return vm["oom_kill"]
 }
 
@@ -322,22 +305,15 @@ func oomPressure(top *memsys.Cgroup, scope string) (memsys.Pressure, error) {
 	return memsys.ReadPressure(memsys.PSIPath)
 }
 
+// usage is the memory in use: the group's, or the guest's (all but what
+// the kernel counts as available).
 func usage(top *memsys.Cgroup, scope string) int64 {
 	if scope == "cgroup" {
 		n, _ := top.Int("memory.current")
 		return n
 	}
-	b, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
-			if f := strings.Fields(v); len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				total, _ := memTotal()
-				return total - kb<<10
-			}
-		}
-	}
-	return 0
+	mi, _ := memsys.Meminfo()
+	return mi["MemTotal"] - mi["MemAvailable"]
 }
 
 func oomMetrics(rounds []oomRound, expect string) []results.Metric {

@@ -105,7 +105,7 @@ func runReclaim(ctx context.Context, env Env, p *ReclaimParams, r *results.Scena
 	defer streamer.Stop(0)
 	st0, _ := top.Keyed("memory.stat")
 	ev0, _ := top.Keyed("memory.events")
-	vm0, _ := readVmstat()
+	vm0, _ := memsys.Vmstat()
 	psi0, perr := sensitive.Pressure()
 	t0 := measure.Now()
 	alloc, err := memsys.StartRole(sensitive, "sensitive", memsys.RoleAlloc, strconv.Itoa(p.ChunkKB), strconv.Itoa(p.Count), strconv.FormatInt(p.Interval.Microseconds(), 10), "0")
@@ -121,7 +121,7 @@ func runReclaim(ctx context.Context, env Env, p *ReclaimParams, r *results.Scena
 	psi1, _ := sensitive.Pressure()
 	st1, _ := top.Keyed("memory.stat")
 	ev1, _ := top.Keyed("memory.events")
-	vm1, _ := readVmstat()
+	vm1, _ := memsys.Vmstat()
 	var t memsys.Touch
 	if err := json.Unmarshal([]byte(l), &t); err != nil {
 		return nil, fmt.Errorf("sensitive: %q: %w", l, err)

@@ -51,3 +51,16 @@ func TestUnifiedMount(t *testing.T) {
 		t.Errorf("unifiedMount of a missing file: no error")
 	}
 }
+
+func TestParseMeminfo(t *testing.T) {
+	m, err := parseMeminfo("MemTotal:        1004556 kB\nMemAvailable:     700000 kB\nHugePages_Total:       0\n")
+	if err != nil || m["MemTotal"] != 1004556<<10 || m["MemAvailable"] != 700000<<10 || m["HugePages_Total"] != 0 {
+		t.Errorf("parseMeminfo = %v, %v", m, err)
+	}
+	if _, err := parseMeminfo("MemFree: 12 kB\n"); err == nil {
+		t.Errorf("no MemTotal: no error")
+	}
+	if _, err := parseMeminfo("MemTotal: lots kB\n"); err == nil {
+		t.Errorf("a bad number: no error")
+	}
+}
