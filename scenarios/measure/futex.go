@@ -17,7 +17,7 @@ const (
 // FutexWait blocks the calling thread while *addr == val with
 // FUTEX_WAIT_PRIVATE, through the runtime's system-call path (a raw wait
 // that kept its P made pipe's cross-CPU rate swing tenfold on a loaded
-// host: see README, Scenarios). It returns nil when woken, when *addr already differs (EAGAIN) or on a signal
+// host; see pipe's Checked against in the scenario reference). It returns nil when woken, when *addr already differs (EAGAIN) or on a signal
 // (EINTR); callers re-check their condition in a loop.
 func FutexWait(addr *uint32, val uint32) error {
 	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)),
