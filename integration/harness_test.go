@@ -176,12 +176,18 @@ func tcgArtefact(dir string) string {
 	if err != nil {
 		return ""
 	}
-	for _, b := range boots {
+	// Traced boots too: turning tracepoints on patches kernel text.
+	traced, _ := d.TracedBoots()
+	for _, b := range append(boots, traced...) {
 		if b.Accel != "tcg" || !b.Outcome.KernelFault() {
 			continue
 		}
 		// The whole console: the oops line can be above the tail.
-		console, _ := os.ReadFile(filepath.Join(dir, results.ConsoleFile(b.Kernel, b.Index)))
+		file := results.ConsoleFile(b.Kernel, b.Index)
+		if b.Traced {
+			file = results.TracedConsoleFile(b.Kernel, b.Index)
+		}
+		console, _ := os.ReadFile(filepath.Join(dir, file))
 		text := string(console) + b.ConsoleTail
 		if strings.Contains(text, "Oops: int3") || strings.Contains(text, "Fatal exception in interrupt") {
 			return fmt.Sprintf("boot %s died of an oops TCG is known to cause:\n%s", b.Key(), tail(text, 40))
