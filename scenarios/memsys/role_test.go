@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -146,6 +147,25 @@ func TestRoleRead(t *testing.T) {
 	out.Reset()
 	if err := role([]string{RoleRead, filepath.Join(dir, "missing"), "1", "0"}, strings.NewReader(""), &out); err == nil || out.Len() > 0 {
 		t.Errorf("read of a missing file: %v, wrote %q; want an error and nothing", err, out.String())
+	}
+}
+
+// TestReadEmpty: an empty file has nothing to read around; reading it
+// must fail, not rewind forever.
+func TestReadEmpty(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- readThrough(empty, 1<<20) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), empty) {
+			t.Errorf("readThrough(empty file) = %v, want an error naming the file", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("readThrough(empty file) still running after 10s")
 	}
 }
 
