@@ -273,13 +273,20 @@ func readThrough(file string, size int64) error {
 	}
 	defer f.Close()
 	buf := make([]byte, 1<<20)
-	for n := int64(0); n < size; {
+	// pass is what was read since the last rewind: none at the end of a
+	// pass means the file is empty, and rewinding again would spin.
+	for n, pass := int64(0), int64(0); n < size; {
 		k, err := f.Read(buf[:min(int64(len(buf)), size-n)])
 		n += int64(k)
+		pass += int64(k)
 		if err == io.EOF {
+			if pass == 0 {
+				return fmt.Errorf("%s: nothing to read", file)
+			}
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return err
 			}
+			pass = 0
 			continue
 		}
 		if err != nil {
