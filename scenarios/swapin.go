@@ -66,7 +66,7 @@ func (p *SwapInParams) Validate() error {
 		return fmt.Errorf("mglru: %q (want on, off or empty)", p.MGLRU)
 	case p.Protect != "none" && p.Protect != "low" && p.Protect != "min":
 		return fmt.Errorf("protect: %q (want none, low or min)", p.Protect)
-	case p.Swap == memsys.SwapZram && p.SwapMB <= p.BatchMB+p.SetMB-p.LimitMB:
+	case p.SwapMB <= p.BatchMB+p.SetMB-p.LimitMB:
 		return fmt.Errorf("swap_mb: %d MiB cannot hold what the batch and the set push out of limit_mb (%d MiB)", p.SwapMB, p.BatchMB+p.SetMB-p.LimitMB)
 	}
 	return nil
@@ -381,8 +381,8 @@ func swapInMetrics(rounds []swapRound, set int64) []results.Metric {
 	}...)
 	if len(some) > 0 {
 		ms = append(ms,
-			results.Metric{Name: "swapin.psi_some", Unit: "ratio", Better: results.LowerIsBetter, Value: tcpMedian(some), Samples: live, Timing: true},
-			results.Metric{Name: "swapin.psi_full", Unit: "ratio", Better: results.LowerIsBetter, Value: tcpMedian(full), Samples: live, Timing: true})
+			results.Metric{Name: "swapin.psi_some", Unit: "ratio", Better: results.LowerIsBetter, Value: tcpMedian(some), Samples: int64(len(some)), Timing: true},
+			results.Metric{Name: "swapin.psi_full", Unit: "ratio", Better: results.LowerIsBetter, Value: tcpMedian(full), Samples: int64(len(full)), Timing: true})
 	}
 	if h := mergeTouch(rounds); h != nil {
 		for _, m := range measure.Summarize("swapin.touch", h) {

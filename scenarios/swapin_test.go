@@ -40,7 +40,7 @@ func TestSwapInValidate(t *testing.T) {
 		{"swap none", func(p *SwapInParams) { p.Swap = memsys.SwapNone }, "swap:"},
 		{"swap on ssd", func(p *SwapInParams) { p.Swap = "ssd" }, "swap:"},
 		{"swap_mb too small", func(p *SwapInParams) { p.SwapMB = 15 }, "swap_mb: 15"},
-		{"swap_mb smallest", func(p *SwapInParams) { p.Swap, p.SwapMB = memsys.SwapDisk, 16 }, ""},
+		{"swap_mb smallest", func(p *SwapInParams) { p.SwapMB, p.SetMB, p.BatchMB = 16, 8, 8 }, ""},
 		{"swap_mb largest", func(p *SwapInParams) { p.SwapMB = 16 << 10 }, ""},
 		{"swap_mb too large", func(p *SwapInParams) { p.SwapMB = 16<<10 + 1 }, "swap_mb: 16385"},
 		{"limit_mb too small", func(p *SwapInParams) { p.LimitMB, p.SetMB = 15, 8 }, "limit_mb: 15"},
@@ -73,6 +73,7 @@ func TestSwapInValidate(t *testing.T) {
 		{"protect max", func(p *SwapInParams) { p.Protect = "max" }, "protect:"},
 		// Quick: batch 128 + set 48 - limit 96 = 80 MiB must go to swap.
 		{"zram too small for the push-out", func(p *SwapInParams) { p.SwapMB = 80 }, "cannot hold"},
+		{"disk too small for the push-out", func(p *SwapInParams) { p.Swap, p.SwapMB = memsys.SwapDisk, 80 }, "cannot hold"},
 		{"zram just large enough", func(p *SwapInParams) { p.SwapMB = 81 }, ""},
 	}
 	for _, tt := range tests {
