@@ -203,7 +203,7 @@ func hold(size int64, in io.Reader, out io.Writer) error {
 func touch(m []byte, seed uint64) (*Touch, error) {
 	page := os.Getpagesize()
 	h := measure.NewHist()
-	var r0, r1 unix.Rusage
+	var r0 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &r0)
 	t := &Touch{}
 	start := measure.Now()
@@ -216,7 +216,14 @@ func touch(m []byte, seed uint64) (*Touch, error) {
 		}
 		t.Pages++
 	}
+	return t.finish(h, &r0, start)
+}
+
+// finish completes t once its loop is done: the wall time since start,
+// the faults since r0 and the latency histogram.
+func (t *Touch) finish(h *hdrhistogram.Histogram, r0 *unix.Rusage, start int64) (*Touch, error) {
 	t.Wall = measure.Now() - start
+	var r1 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &r1)
 	t.MajFlt, t.MinFlt = r1.Majflt-r0.Majflt, r1.Minflt-r0.Minflt
 	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
@@ -235,7 +242,7 @@ func allocLoop(size, count, interval int64) (*Touch, error) {
 	}
 	page := os.Getpagesize()
 	h := measure.NewHist()
-	var r0, r1 unix.Rusage
+	var r0 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &r0)
 	t := &Touch{}
 	start := measure.Now()
@@ -255,15 +262,7 @@ func allocLoop(size, count, interval int64) (*Touch, error) {
 		t.Pages++
 		next = max(next+interval, measure.Now())
 	}
-	t.Wall = measure.Now() - start
-	unix.Getrusage(unix.RUSAGE_SELF, &r1)
-	t.MajFlt, t.MinFlt = r1.Majflt-r0.Majflt, r1.Minflt-r0.Minflt
-	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
-	if err != nil {
-		return nil, err
-	}
-	t.Hist = string(b)
-	return t, nil
+	return t.finish(h, &r0, start)
 }
 
 func readThrough(file string, size int64) error {
