@@ -25,6 +25,8 @@ type Input struct {
 	Params  json.RawMessage `json:"params,omitempty"`
 	CPUs    int             `json:"cpus"`
 	Seed    int64           `json:"seed"`
+	// Boot is the plan's boot (nil when the host did not say).
+	Boot *wire.BootID `json:"boot,omitempty"`
 }
 
 // Runner runs one scenario and always returns a result: a failure, crash or
@@ -210,7 +212,7 @@ func (a *Agent) run(ctx context.Context, p *port, plan wire.Plan, inv wire.Invoc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(plan.Timeout))
 		defer cancel()
 	}
-	in := Input{Profile: plan.Profile, Params: inv.Params, CPUs: a.CPUs, Seed: plan.Seed}
+	in := Input{Profile: plan.Profile, Params: inv.Params, CPUs: a.CPUs, Seed: plan.Seed, Boot: plan.Boot}
 	logf := func(line string) {
 		// A lost log line is not worth failing the boot over; the result
 		// frame that follows reports a broken port.

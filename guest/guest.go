@@ -57,6 +57,9 @@ func runScenario(ctx context.Context, name string, stdin io.Reader, stdout, stde
 		runtime.GOMAXPROCS(want)
 	}
 	env := scenarios.Env{CPUs: cpus, Seed: in.Seed, Logf: logf}
+	if in.Boot != nil {
+		env.Boot = *in.Boot
+	}
 	start := time.Now()
 	res, err := spec.Run(ctx, env, params)
 	if err != nil {

@@ -126,6 +126,73 @@ func TestPanicIsReported(t *testing.T) {
 	}
 }
 
+// TestOneOffPanic: a guest that panics once and then boots normally is a
+// one-off: the boot is run again on the same kernel, the rerun is OK, the
+// panic's first try is kept with its decisive lines, the report says it did
+// not reproduce, and the run does not fail. The exec script panics the
+// guest through sysrq on the first attempt of b's boot only.
+func TestOneOffPanic(t *testing.T) {
+	need(t)
+	deb := kernelDeb(t, "6.12")
+	m := writeMatrix(t, `
+kernels:
+  - name: a
+    deb: `+deb+`
+  - name: b
+    deb: `+deb+`
+scenarios:
+  - name: exec
+    label: panic-once
+    params:
+      format: kv
+      script: |
+        if [ "$KVET_KERNEL" = b ] && [ "$KVET_ATTEMPT" = 1 ]; then echo c > /proc/sysrq-trigger; sleep 60; fi
+        echo ran 1 count
+`)
+	out := filepath.Join(t.TempDir(), "run")
+	r := kvet(t, 8*time.Minute, "run", m, "--boots", "1", "--accel", "tcg", "--out", out, "--retries", "0", "--timeout", "3m")
+	if r.code != 0 {
+		t.Fatalf("kvet run = exit %d, want 0 (a one-off is not a failure)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	_, boots := readRun(t, out)
+	var b *results.Boot
+	for _, x := range boots {
+		if x.Outcome != results.OK {
+			t.Errorf("boot %s = %s (%s), want ok", x.Key(), x.Outcome, x.Reason)
+		}
+		if x.Kernel == "b" {
+			b = x
+		} else if len(x.Unconfirmed) != 0 {
+			t.Errorf("boot %s was rerun: %+v", x.Key(), x.Unconfirmed)
+		}
+	}
+	if b == nil {
+		t.Fatalf("no boot of b in %s", describe(boots))
+	}
+	if b.Attempt != 2 {
+		t.Errorf("b's boot ended at attempt %d, want 2 (the rerun)", b.Attempt)
+	}
+	u := b.Unconfirmed
+	if len(u) != 1 || u[0].Outcome != results.KernelPanic {
+		t.Fatalf("b's first try = %+v, want one kernel-panic", u)
+	}
+	if !strings.Contains(strings.Join(u[0].Decisive, "\n"), "sysrq") {
+		t.Errorf("the panic's decisive lines %q do not name the sysrq crash", u[0].Decisive)
+	}
+	if u[0].Artefact != "" {
+		t.Errorf("a sysrq crash was taken for an emulator artefact: %q", u[0].Artefact)
+	}
+	if _, err := os.Stat(filepath.Join(out, u[0].ConsoleFile)); err != nil {
+		t.Errorf("the first try's console: %v", err)
+	}
+	if !says(r.stdout, "b vs a: INFO: nothing changed, 1 one-off fault that did not reproduce") || !says(r.stdout, "sysrq triggered crash") {
+		t.Errorf("the report does not call the panic a one-off:\n%s", r.stdout)
+	}
+	if says(r.stdout, "regression") {
+		t.Errorf("the one-off panic was reported as a regression:\n%s", r.stdout)
+	}
+}
+
 // TestHangAtTimeout: a guest that does not answer before the boot's
 // timeout ends as hang, and QEMU is gone.
 func TestHangAtTimeout(t *testing.T) {

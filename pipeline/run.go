@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kvet/kvet/internal/matrix"
+	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/kernels"
 	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/runner"
@@ -148,6 +149,7 @@ func (r *Run) Run(ctx context.Context, onEvent func(runner.Event)) (runner.Summa
 // launch is one boot of the plan.
 func (r *Run) launch(ctx context.Context, e results.PlanEntry, attempt int, slot runner.Slot) *results.Boot {
 	spec := r.launchSpec(e, slot)
+	spec.Plan.Boot = &wire.BootID{Kernel: e.Kernel, Index: e.Index, Attempt: attempt}
 	b := runner.Boot(ctx, spec)
 	b.ConsoleFile = e.Console()
 	addConfigFacts(b, r.byName[e.Kernel])

@@ -64,6 +64,9 @@ func kernelAnswer(c *Comparison, k *KernelResult) []string {
 	case len(k.Faults) == 0:
 		what = append(what, "no change decided")
 	}
+	if n := countOneOffs(k.Notes); n > 0 {
+		what = append(what, fmt.Sprintf("%s that did not reproduce (not counted)", plural(n, "one-off fault")))
+	}
 	if k.Look > 0 {
 		what = append(what, fmt.Sprintf("at look %d, %d boots, alpha %.2g", k.Look, k.Boots.OK, k.Alpha))
 	}
@@ -94,6 +97,17 @@ func kernelAnswer(c *Comparison, k *KernelResult) []string {
 		out = append(out, clip(line))
 	}
 	return out
+}
+
+// countOneOffs counts the notes of faults that did not reproduce.
+func countOneOffs(notes []string) int {
+	n := 0
+	for _, s := range notes {
+		if strings.Contains(s, oneOffMark) {
+			n++
+		}
+	}
+	return n
 }
 
 // decideHint says what would decide a kernel's undecided metrics.

@@ -85,3 +85,20 @@ func TestComplementShiftLabelled(t *testing.T) {
 		t.Errorf("changeString = %q", got)
 	}
 }
+
+// TestAnswerSaysOneOffs: a boot whose panic did not reproduce on a rerun
+// is said in the kernel's answer line, not counted as a fault.
+func TestAnswerSaysOneOffs(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	base := bootsOf("base", 3, 0, r, lognormal("a.p50", 100, 0.02))
+	cand := bootsOf("cand", 3, 1, r, lognormal("a.p50", 100, 0.02))
+	cand[1].Unconfirmed = []FaultTry{{Outcome: KernelPanic, Decisive: []string{"Kernel panic - not syncing: sysrq triggered crash"}}}
+	c := Compare("base", append(base, cand...), CompareOptions{})
+	lines := Answer(c)
+	if !strings.Contains(lines[0], "cand vs base: ") || !strings.Contains(lines[0], "1 one-off fault that did not reproduce (not counted)") {
+		t.Errorf("answer's first line = %q, want the one-off said", lines[0])
+	}
+	if len(c.Kernels[0].Faults) != 0 || c.Kernels[0].Overall() == Regression {
+		t.Errorf("a one-off counted as a fault: %+v, overall %s", c.Kernels[0].Faults, c.Kernels[0].Overall())
+	}
+}

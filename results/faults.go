@@ -78,13 +78,16 @@ func KnownArtefact(accel, console string) string {
 	return ""
 }
 
+// oneOffMark is what a note of a fault that did not reproduce says.
+const oneOffMark = "did not reproduce on a rerun of the same kernel"
+
 // oneOffs describes the faults of a kernel's boots that were run again and
 // did not reproduce, and those that did.
 func oneOffs(boots []*Boot) []string {
 	var notes []string
 	for _, b := range boots {
 		for _, f := range b.Unconfirmed {
-			what := fmt.Sprintf("%s in boot %s did not reproduce on a rerun of the same kernel (a one-off, not counted as a fault)", f.Outcome, b.Key())
+			what := fmt.Sprintf("%s in boot %s %s (a one-off, not counted as a fault)", f.Outcome, b.Key(), oneOffMark)
 			if b.Outcome.KernelFault() {
 				what = fmt.Sprintf("%s in boot %s reproduced on a rerun of the same kernel", f.Outcome, b.Key())
 			}

@@ -94,7 +94,7 @@ func runExec(ctx context.Context, env Env, p *ExecParams, r *results.Scenario) (
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	cmd, what, err := execCommand(ctx, p)
+	cmd, what, err := execCommand(ctx, env, p)
 	if err != nil {
 		return nil, err
 	}

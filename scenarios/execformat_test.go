@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"github.com/kvet/kvet/internal/wire"
 	"os"
 	"strings"
 	"testing"
@@ -147,6 +148,38 @@ func TestExecScript(t *testing.T) {
 	r, err = s.Run(t.Context(), tcpTestEnv(t), &ExecParams{Timeout: 10 * time.Second, Script: "echo hello there"})
 	if err != nil || r.Valid || !strings.Contains(r.Invalid, "hello there") {
 		t.Errorf("exec script without benchmark lines: Run() = %+v, %v; want invalid showing its output", r, err)
+	}
+}
+
+// An exec program learns which boot it runs in from KVET_KERNEL,
+// KVET_BOOT and KVET_ATTEMPT; outside a run's guest none is set.
+func TestExecBootEnv(t *testing.T) {
+	if _, err := HostShell(); err != nil {
+		t.Skipf("no static busybox: %v", err)
+	}
+	s, err := Lookup("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KVET_ATTEMPT", "")
+	env := tcpTestEnv(t)
+	env.Boot = wire.BootID{Kernel: "6.12", Index: 4, Attempt: 2}
+	script := `echo boot $KVET_BOOT count; echo attempt $KVET_ATTEMPT count; [ "$KVET_KERNEL" = 6.12 ] && echo kernel 1 count`
+	r, err := s.Run(t.Context(), env, &ExecParams{Format: FormatKV, Timeout: 10 * time.Second, Script: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, m := range r.Metrics {
+		got[m.Name] = m.Value
+	}
+	if got["boot"] != 4 || got["attempt"] != 2 || got["kernel"] != 1 {
+		t.Errorf("exec in boot 6.12#4 attempt 2 saw %v, want boot 4, attempt 2, kernel 6.12", got)
+	}
+	r, err = s.Run(t.Context(), tcpTestEnv(t), &ExecParams{Format: FormatKV, Timeout: 10 * time.Second,
+		Script: `[ -z "$KVET_ATTEMPT" ] && echo unset 1 count`})
+	if err != nil || len(r.Metrics) != 1 {
+		t.Errorf("exec outside a run: %+v, %v; want KVET_ATTEMPT unset", r, err)
 	}
 }
 

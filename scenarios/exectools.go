@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/kvet/kvet/internal/wire"
@@ -32,7 +33,7 @@ func ExecPath(program string) string {
 // execCommand builds the command of an exec entry and a short description
 // of it for errors. In the guest it runs in wire.ExecDir with that
 // directory first on PATH, so a script finds the entry's files by name.
-func execCommand(ctx context.Context, p *ExecParams) (*exec.Cmd, string, error) {
+func execCommand(ctx context.Context, env Env, p *ExecParams) (*exec.Cmd, string, error) {
 	var cmd *exec.Cmd
 	var what string
 	if p.Script != "" {
@@ -50,7 +51,7 @@ func execCommand(ctx context.Context, p *ExecParams) (*exec.Cmd, string, error) 
 		cmd = exec.CommandContext(ctx, prog, p.Args...)
 		what = prog
 	}
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), bootEnv(env.Boot)...)
 	if fi, err := os.Stat(wire.ExecDir); err == nil && fi.IsDir() {
 		cmd.Dir = wire.ExecDir
 		cmd.Env = append(cmd.Env, "PATH="+wire.ExecDir+":/bin:/usr/bin:/sbin:/usr/sbin")
@@ -198,4 +199,16 @@ func execShebang(path string) (string, bool) {
 	}
 	line, _, _ := bytes.Cut(b[2:], []byte("\n"))
 	return strings.TrimSpace(string(line)), true
+}
+
+// bootEnv tells an exec program which boot it runs in: KVET_KERNEL (the
+// kernel's name in the matrix), KVET_BOOT (its boot index, from 0) and
+// KVET_ATTEMPT (from 1; a boot run again to confirm a panic or hang, or
+// after an infrastructure error, has a higher one). Outside a run's guest
+// (kvet scenario on bare metal) there is no boot and nothing is set.
+func bootEnv(b wire.BootID) []string {
+	if b.Attempt == 0 {
+		return nil
+	}
+	return []string{"KVET_KERNEL=" + b.Kernel, "KVET_BOOT=" + strconv.Itoa(b.Index), "KVET_ATTEMPT=" + strconv.Itoa(b.Attempt)}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/kvet/kvet/internal/wire"
 	"github.com/kvet/kvet/results"
 )
 
@@ -25,6 +26,9 @@ type Env struct {
 	Seed int64 // from the plan; use it for anything random
 	// Logf writes a line to the agent log (kept with the boot's results).
 	Logf func(format string, args ...any)
+	// Boot is the boot the scenario runs in (zero outside a run's guest,
+	// as on bare metal).
+	Boot wire.BootID
 }
 
 // Validator is implemented by parameter structs that check their values.

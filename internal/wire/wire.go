@@ -179,6 +179,19 @@ type Plan struct {
 	// TraceBufferKB is the trace buffer per CPU in KiB (0: DefaultTraceBufferKB;
 	// bounded by MaxTraceBufferKB).
 	TraceBufferKB int `json:"trace_buffer_kb,omitempty"`
+	// Boot says which boot of the run this is; the exec scenario passes it
+	// to its programs (KVET_KERNEL, KVET_BOOT, KVET_ATTEMPT).
+	Boot *BootID `json:"boot,omitempty"`
+}
+
+// BootID names one boot of a run: the kernel's name in the matrix, the
+// boot's index among that kernel's boots (from 0), and the attempt (from 1:
+// a boot run again after an infrastructure error, or to confirm a panic or
+// hang, has attempt 2 and up).
+type BootID struct {
+	Kernel  string `json:"kernel"`
+	Index   int    `json:"index"`
+	Attempt int    `json:"attempt"`
 }
 
 // Invocation is one scenario run: its name and its parameters (JSON, already
