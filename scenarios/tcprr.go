@@ -20,7 +20,30 @@ type TCPExchangeParams struct {
 }
 
 // TCPRRParams are the parameters of tcp-rr.
-type TCPRRParams = TCPExchangeParams
+type TCPRRParams struct {
+	Duration time.Duration `yaml:"duration" json:"duration" doc:"measured window"`
+	Warmup   int           `yaml:"warmup" json:"warmup" doc:"transactions before the window, not recorded"`
+	Size     int           `yaml:"size" json:"size" doc:"request and response size in bytes"`
+	Server   string        `yaml:"server" json:"server" doc:"where the echo server runs: process (a process of its own, as sockperf's, netperf's and real services' servers do) or thread (a thread of the measuring process: on one CPU a round trip then switches threads, not address spaces)"`
+}
+
+// Server placements of tcp-rr.
+const (
+	ServerProcess = "process"
+	ServerThread  = "thread"
+)
+
+// Validate checks the parameters.
+func (p *TCPRRParams) Validate() error {
+	e := TCPExchangeParams{Duration: p.Duration, Warmup: p.Warmup, Size: p.Size}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if p.Server != ServerProcess && p.Server != ServerThread {
+		return fmt.Errorf("server: %q must be %s or %s", p.Server, ServerProcess, ServerThread)
+	}
+	return nil
+}
 
 // Validate checks the parameters.
 func (p *TCPExchangeParams) Validate() error {
@@ -43,9 +66,9 @@ func init() {
 		Catches:  "longer TCP/IP stack paths, softirq threading and wakeup changes on the request/response path",
 		Defaults: func(profile string) *TCPRRParams {
 			if profile == Full {
-				return &TCPRRParams{Duration: 20 * time.Second, Warmup: 10000, Size: 64}
+				return &TCPRRParams{Duration: 20 * time.Second, Warmup: 10000, Size: 64, Server: ServerProcess}
 			}
-			return &TCPRRParams{Duration: time.Second, Warmup: 100, Size: 64}
+			return &TCPRRParams{Duration: time.Second, Warmup: 100, Size: 64, Server: ServerProcess}
 		},
 		Run: runTCPRR,
 	})
@@ -64,22 +87,14 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 	defer unix.Close(lfd)
 	ccpu, scpu := tcpCPUs(env)
 
-	server := tcpServe(scpu, lfd, func(fd int) error {
-		if err := measure.SetNoDelay(fd, true); err != nil {
-			return err
+	var server <-chan error
+	if p.Server == ServerProcess {
+		if server, err = tcpServeProcess(scpu, lfd, p.Size); err != nil {
+			return nil, fmt.Errorf("tcp-rr: %w", err)
 		}
-		buf := make([]byte, p.Size)
-		for {
-			if err := measure.ReadFull(fd, buf); err == measure.ErrClosed {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("server: %w", err)
-			}
-			if err := measure.WriteAll(fd, buf); err != nil {
-				return fmt.Errorf("server: %w", err)
-			}
-		}
-	})
+	} else {
+		server = tcpEchoThread(scpu, lfd, p.Size)
+	}
 
 	var (
 		n      int64
@@ -158,4 +173,26 @@ func tcpRoundTrip(fd int, buf []byte) error {
 		return err
 	}
 	return nil
+}
+
+// tcpEchoThread is tcp-rr's server as a thread of this process, pinned to
+// cpu: it echoes size-byte messages until the client closes.
+func tcpEchoThread(cpu, lfd, size int) <-chan error {
+	return tcpServe(cpu, lfd, func(fd int) error {
+		if err := measure.SetNoDelay(fd, true); err != nil {
+			return err
+		}
+		buf := make([]byte, size)
+		for {
+			if err := measure.ReadFull(fd, buf); err == measure.ErrClosed {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("server: %w", err)
+			}
+			if err := measure.WriteAll(fd, buf); err != nil {
+				return fmt.Errorf("server: %w", err)
+			}
+		}
+	})
+
 }

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/scenarios/measure"
 )
 
 // tcpTestEnv is the host as a scenario sees it.
@@ -63,8 +66,16 @@ func tcpMetric(t *testing.T, r *results.Scenario, name string) float64 {
 	return 0
 }
 
+// TestTCPRR runs tcp-rr with its server in a process of its own (the test
+// binary started as `tcp-echo`, see TestMain) and as a thread.
 func TestTCPRR(t *testing.T) {
-	r := tcpRunScenario(t, "tcp-rr", &TCPRRParams{Duration: 200 * time.Millisecond, Warmup: 100, Size: 64})
+	for _, server := range []string{ServerProcess, ServerThread} {
+		t.Run(server, func(t *testing.T) { testTCPRR(t, server) })
+	}
+}
+
+func testTCPRR(t *testing.T, server string) {
+	r := tcpRunScenario(t, "tcp-rr", &TCPRRParams{Duration: 200 * time.Millisecond, Warmup: 100, Size: 64, Server: server})
 	if !r.Valid {
 		t.Fatalf("tcp-rr: Valid = false (%s), want true", r.Invalid)
 	}
@@ -80,7 +91,7 @@ func TestTCPRR(t *testing.T) {
 }
 
 func TestTCPRRValidate(t *testing.T) {
-	ok := TCPRRParams{Duration: time.Second, Warmup: 1, Size: 64}
+	ok := TCPRRParams{Duration: time.Second, Warmup: 1, Size: 64, Server: ServerProcess}
 	tests := []struct {
 		name  string
 		edit  func(p *TCPRRParams)
@@ -91,6 +102,9 @@ func TestTCPRRValidate(t *testing.T) {
 		{"negative warmup", func(p *TCPRRParams) { p.Warmup = -1 }, "warmup"},
 		{"zero size", func(p *TCPRRParams) { p.Size = 0 }, "size"},
 		{"huge size", func(p *TCPRRParams) { p.Size = 1 << 30 }, "size"},
+		{"thread server", func(p *TCPRRParams) { p.Server = ServerThread }, ""},
+		{"no server", func(p *TCPRRParams) { p.Server = "" }, "server"},
+		{"unknown server", func(p *TCPRRParams) { p.Server = "fork" }, "server"},
 	}
 	for _, tt := range tests {
 		p := ok
@@ -130,5 +144,39 @@ func TestTCPDefaultsValidate(t *testing.T) {
 				t.Errorf("%s: %T does not implement Validator", name, p)
 			}
 		}
+	}
+}
+
+// The server process reports its failures with its stderr, and a process
+// server whose peer never connects ends cleanly when the listener is shut.
+func TestTCPEchoProcess(t *testing.T) {
+	if code := TCPEchoMain([]string{"0"}); code != 1 {
+		t.Errorf("TCPEchoMain with one argument = %d, want 1", code)
+	}
+	if code := TCPEchoMain([]string{"0", "0"}); code != 1 {
+		t.Errorf("TCPEchoMain with size 0 = %d, want 1", code)
+	}
+	lfd, _, err := measure.Listen(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	done, err := tcpServeProcess(0, lfd, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Shutdown(lfd, unix.SHUT_RDWR)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server process shut down before a connection: %v, want a clean end", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server process still running 30 s after its listener was shut down")
+	}
+	ServesChildren = false
+	defer func() { ServesChildren = true }()
+	if _, err := tcpServeProcess(0, lfd, 64); err == nil {
+		t.Error("a binary that does not serve tcp-echo started itself as a server")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/kvet/kvet/guest"
+	"github.com/kvet/kvet/scenarios"
 	"github.com/kvet/kvet/scenarios/memsys"
 )
 
@@ -15,6 +16,10 @@ func main() {
 	// and as the per-scenario child processes it starts.
 	if os.Getpid() == 1 {
 		guest.Main()
+	}
+	scenarios.ServesChildren = true
+	if len(os.Args) >= 2 && os.Args[1] == scenarios.TCPEchoVerb {
+		os.Exit(scenarios.TCPEchoMain(os.Args[2:]))
 	}
 	if len(os.Args) >= 2 && os.Args[1] == memsys.RoleVerb {
 		os.Exit(memsys.RoleMain(os.Args[2:]))
