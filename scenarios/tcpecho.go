@@ -87,19 +87,24 @@ func tcpEcho(args []string) error {
 var errNoServerProcess = errors.New("this binary does not serve tcp-echo (scenarios.ServesChildren)")
 
 // tcpServeProcess starts the server process on cpu with the listener lfd
-// and returns a channel that yields its end: nil when it exited 0 or was
-// shut down before a connection came, else its error with its stderr.
-func tcpServeProcess(cpu, lfd, size int) (<-chan error, error) {
+// and returns a channel that yields its end (nil when it exited 0 or was
+// shut down before a connection came, else its error with its stderr) and
+// a stop that kills it if it still runs: defer it. (No parent-death signal:
+// Linux sends it when the thread that started the child exits, and the Go
+// runtime ends a thread whose goroutine exits locked to it, as the
+// client's does, killing a server that was about to end cleanly. The
+// scenario's process group is killed whole on a timeout.)
+func tcpServeProcess(cpu, lfd, size int) (<-chan error, func(), error) {
 	if !ServesChildren {
-		return nil, errNoServerProcess
+		return nil, nil, errNoServerProcess
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dup, err := unix.Dup(lfd)
 	if err != nil {
-		return nil, fmt.Errorf("dup listener: %w", err)
+		return nil, nil, fmt.Errorf("dup listener: %w", err)
 	}
 	l := os.NewFile(uintptr(dup), "listener")
 	defer l.Close()
@@ -107,9 +112,8 @@ func tcpServeProcess(cpu, lfd, size int) (<-chan error, error) {
 	cmd := exec.Command(self, TCPEchoVerb, strconv.Itoa(cpu), strconv.Itoa(size))
 	cmd.ExtraFiles = []*os.File{l}
 	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start server process: %w", err)
+		return nil, nil, fmt.Errorf("start server process: %w", err)
 	}
 	ch := make(chan error, 1)
 	go func() {
@@ -119,7 +123,8 @@ func tcpServeProcess(cpu, lfd, size int) (<-chan error, error) {
 		}
 		ch <- err
 	}()
-	return ch, nil
+	stop := func() { cmd.Process.Signal(syscall.SIGKILL) }
+	return ch, stop, nil
 }
 
 // tailBuffer keeps the last 4 KiB written to it.

@@ -89,9 +89,11 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 
 	var server <-chan error
 	if p.Server == ServerProcess {
-		if server, err = tcpServeProcess(scpu, lfd, p.Size); err != nil {
+		var stop func()
+		if server, stop, err = tcpServeProcess(scpu, lfd, p.Size); err != nil {
 			return nil, fmt.Errorf("tcp-rr: %w", err)
 		}
+		defer stop()
 	} else {
 		server = tcpEchoThread(scpu, lfd, p.Size)
 	}

@@ -161,10 +161,11 @@ func TestTCPEchoProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(lfd)
-	done, err := tcpServeProcess(0, lfd, 64)
+	done, stop, err := tcpServeProcess(0, lfd, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer stop()
 	unix.Shutdown(lfd, unix.SHUT_RDWR)
 	select {
 	case err := <-done:
@@ -176,7 +177,52 @@ func TestTCPEchoProcess(t *testing.T) {
 	}
 	ServesChildren = false
 	defer func() { ServesChildren = true }()
-	if _, err := tcpServeProcess(0, lfd, 64); err == nil {
+	if _, _, err := tcpServeProcess(0, lfd, 64); err == nil {
 		t.Error("a binary that does not serve tcp-echo started itself as a server")
+	}
+}
+
+// The server process outlives the thread that started it: the Go runtime
+// ends a thread whose goroutine exits locked to it (tcp-rr's client does),
+// and a parent-death signal would kill the server with it.
+func TestTCPEchoOutlivesThread(t *testing.T) {
+	lfd, port, err := measure.Listen(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	type started struct {
+		done <-chan error
+		stop func()
+		err  error
+	}
+	ch := make(chan started)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		done, stop, err := tcpServeProcess(-1, lfd, 8)
+		ch <- started{done, stop, err}
+	}()
+	s := <-ch
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	defer s.stop()
+	time.Sleep(200 * time.Millisecond) // the starting thread is gone by now
+	fd, err := measure.Dial(port, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("12345678")
+	if err := tcpRoundTrip(fd, buf); err != nil {
+		t.Errorf("round trip with the server process after its starting thread exited: %v", err)
+	}
+	unix.Close(fd)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("server process: %v, want a clean end when the client closes", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server process still running 30 s after the client closed")
 	}
 }
