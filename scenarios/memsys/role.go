@@ -324,7 +324,13 @@ func StartRole(cg *Cgroup, name string, args ...string) (*Role, error) {
 	defer unix.Close(fd)
 	cmd := exec.Command(self, append([]string{RoleVerb}, args...)...)
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Pdeathsig: syscall.SIGKILL}
+	// No parent-death signal: Linux sends it when the thread that started
+	// the child exits, and the Go runtime ends a thread whose goroutine
+	// exits locked to it; a SIGKILL from it would read as the OOM killer's
+	// (Killed). A role ends at the end of its input or of its work, in a
+	// group whose limit bounds it, and the scenario's process group is
+	// killed whole on a timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
