@@ -335,11 +335,14 @@ func StartRole(cg *Cgroup, name string, args ...string) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	outp, err := cmd.StdoutPipe()
+	outp, err := outputPipe(cmd)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	cmd.Stdout.(*os.File).Close() // the child's end
+	if err != nil {
+		outp.Close()
 		return nil, fmt.Errorf("%s: start in %s: %w", name, cg.Path, err)
 	}
 	r := &Role{Name: name, Cmd: cmd, in: in, out: bufio.NewReader(outp), Exited: make(chan struct{})}
@@ -348,6 +351,20 @@ func StartRole(cg *Cgroup, name string, args ...string) (*Role, error) {
 		r.State, r.At = cmd.ProcessState, measure.Now()
 		close(r.Exited)
 	}()
+	return r, nil
+}
+
+// outputPipe makes cmd's standard output a pipe whose read end the caller
+// owns (closed when the scenario process ends). cmd.StdoutPipe's is closed
+// by Wait as soon as the child exits, so the last lines a role wrote just
+// before it exited ("file already closed") were lost to the goroutine
+// that waits for it. The caller closes cmd.Stdout after Start.
+func outputPipe(cmd *exec.Cmd) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = w
 	return r, nil
 }
 

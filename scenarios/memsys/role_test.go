@@ -3,7 +3,9 @@ package memsys
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -263,5 +265,29 @@ func TestFillPages(t *testing.T) {
 	}
 	if tc, err := touch(part, 3); err != nil || tc.Pages != 1 || tc.Corrupt != 0 {
 		t.Errorf("touch of a page and a half = %+v, %v; want 1 page, none corrupt", tc, err)
+	}
+}
+
+// What a child wrote just before it exited can still be read after Wait
+// returned (cmd.StdoutPipe's read end is closed by Wait: the lines were
+// lost to a race with the goroutine that waits for the role).
+func TestOutputPipeOutlivesWait(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "echo first; echo last")
+	out, err := outputPipe(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	err = cmd.Start()
+	cmd.Stdout.(*os.File).Close()
+	if err != nil {
+		t.Skipf("no /bin/sh: %v", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(out)
+	if err != nil || string(b) != "first\nlast\n" {
+		t.Errorf("after Wait read %q, %v; want both lines", b, err)
 	}
 }
