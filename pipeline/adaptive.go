@@ -79,12 +79,21 @@ func (r *Run) sequential() results.SequentialOptions {
 // there is no round.
 func nextRound(run *results.Run, look results.Look, boots []*results.Boot, plan []results.PlanEntry, elapsed, budget time.Duration) ([]results.PlanEntry, string) {
 	faulted := map[string]bool{}
+	baseOK, baseDown := 0, false
 	for _, b := range boots {
 		if b.Outcome.KernelFault() {
 			faulted[b.Kernel] = true
 		}
+		if b.Kernel == run.Baseline {
+			baseOK += b2i(b.Outcome == results.OK)
+			baseDown = baseDown || b.Outcome == results.KernelPanic || b.Outcome == results.Hang
+		}
 	}
-	if faulted[run.Baseline] {
+	// A baseline that panicked or hung (reproduced: a one-off is an OK
+	// boot), or has no OK boot, leaves nothing to compare against. A
+	// scenario that failed in one of its boots does not: its OK boots
+	// still are the baseline, and the failure is noted in the report.
+	if baseDown || baseOK == 0 {
 		return nil, fmt.Sprintf("the baseline %s failed: nothing to compare against", run.Baseline)
 	}
 	var more, stops []string
@@ -148,4 +157,11 @@ func addSummary(a, b runner.Summary) runner.Summary {
 	a.Wall += b.Wall
 	a.Overhead += b.Overhead
 	return a
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -63,6 +63,22 @@ func TestNextRound(t *testing.T) {
 	if added, _ := nextRound(run, look, boots, plan, time.Minute, 0); len(added) != 6 {
 		t.Errorf("d failed: %d added, want 3 each of a and b", len(added))
 	}
+	// A scenario of one baseline boot failed (agent-error): its other boots
+	// are still a baseline, and the run goes on.
+	boots[0] = &results.Boot{Kernel: "a", Outcome: results.AgentError}
+	if added, stop := nextRound(run, look, boots, plan, time.Minute, 0); len(added) != 6 || stop != "" {
+		t.Errorf("a baseline boot with an agent-error: %d added (stop %q), want 3 each of a and b", len(added), stop)
+	}
+	var allFailed []*results.Boot
+	for _, b := range boots {
+		if b.Kernel == "a" {
+			b = &results.Boot{Kernel: "a", Outcome: results.AgentError}
+		}
+		allFailed = append(allFailed, b)
+	}
+	if added, stop := nextRound(run, look, allFailed, plan, time.Minute, 0); added != nil || !strings.Contains(stop, "the baseline a failed") {
+		t.Errorf("no OK baseline boot: %d added, stop %q", len(added), stop)
+	}
 	boots[0] = &results.Boot{Kernel: "a", Outcome: results.Hang}
 	if added, stop := nextRound(run, look, boots, plan, time.Minute, 0); added != nil || !strings.Contains(stop, "the baseline a failed") {
 		t.Errorf("baseline failed: %d added, stop %q", len(added), stop)
