@@ -67,6 +67,12 @@ func tcpEcho(args []string) error {
 		return err
 	}
 	defer unix.Close(fd)
+	return tcpEchoConn(fd, size)
+}
+
+// tcpEchoConn is tcp-rr's server on a connection, as a process or a
+// thread: NODELAY on, size-byte messages echoed until the peer closes.
+func tcpEchoConn(fd, size int) error {
 	if err := measure.SetNoDelay(fd, true); err != nil {
 		return err
 	}

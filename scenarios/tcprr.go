@@ -181,20 +181,9 @@ func tcpRoundTrip(fd int, buf []byte) error {
 // cpu: it echoes size-byte messages until the client closes.
 func tcpEchoThread(cpu, lfd, size int) <-chan error {
 	return tcpServe(cpu, lfd, func(fd int) error {
-		if err := measure.SetNoDelay(fd, true); err != nil {
-			return err
+		if err := tcpEchoConn(fd, size); err != nil {
+			return fmt.Errorf("server: %w", err)
 		}
-		buf := make([]byte, size)
-		for {
-			if err := measure.ReadFull(fd, buf); err == measure.ErrClosed {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("server: %w", err)
-			}
-			if err := measure.WriteAll(fd, buf); err != nil {
-				return fmt.Errorf("server: %w", err)
-			}
-		}
+		return nil
 	})
-
 }
