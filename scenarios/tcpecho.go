@@ -61,6 +61,9 @@ func tcpEcho(args []string) error {
 	if err := measure.SetOther(0); err != nil {
 		return err
 	}
+	// The process serves one connection and ends: its other threads (the
+	// runtime's) stay idle-class for good.
+	measure.Quiet()
 	fd, done, err := tcpAccept(3)
 	unix.Close(3)
 	if done || err != nil {
@@ -76,17 +79,7 @@ func tcpEchoConn(fd, size int) error {
 	if err := measure.SetNoDelay(fd, true); err != nil {
 		return err
 	}
-	buf := make([]byte, size)
-	for {
-		if err := measure.ReadFull(fd, buf); err == measure.ErrClosed {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if err := measure.WriteAll(fd, buf); err != nil {
-			return err
-		}
-	}
+	return measure.Echo(fd, make([]byte, size))
 }
 
 // errNoServerProcess: this binary cannot start itself as a server process.

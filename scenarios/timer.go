@@ -193,6 +193,7 @@ type timerOutcome struct {
 // timerThread is one measuring thread's preallocated state.
 type timerThread struct {
 	raw, corrected *hdrhistogram.Histogram
+	samples        *measure.Samples
 	missed         int64
 	err            error
 }
@@ -202,9 +203,10 @@ type timerThread struct {
 func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur time.Duration, aligned bool) (timerOutcome, error) {
 	threads := make([]*timerThread, cpus)
 	for i := range threads {
-		threads[i] = &timerThread{raw: measure.NewHist(), corrected: measure.NewHist()}
+		threads[i] = &timerThread{raw: measure.NewHist(), corrected: measure.NewHist(),
+			samples: measure.NewSamples(int(dur/v.interval) + 2)}
 	}
-	var stop atomic.Bool
+	var stop uint32
 	var hogs sync.WaitGroup
 	hogErr := make(chan error, cpus)
 	if v.loaded {
@@ -220,7 +222,7 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 		}
 	}
 	defer func() {
-		stop.Store(true)
+		atomic.StoreUint32(&stop, 1)
 		hogs.Wait()
 	}()
 
@@ -230,6 +232,15 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 	done.Add(cpus)
 	start := make(chan int64)
 	var abort atomic.Bool
+	// cancel stops the loops early when ctx ends (a flag they read at every
+	// wakeup: ctx.Err() is an ordinary call).
+	var cancel uint32
+	stopCancel := context.AfterFunc(ctx, func() { atomic.StoreUint32(&cancel, 1) })
+	defer stopCancel()
+	// The last thread to end its window stops the hogs, before it calls
+	// anything: the other threads of the process are idle-class during the
+	// window (measure.Quiet) and would wait for CPUs the hogs hold.
+	running := int32(cpus)
 	for cpu, t := range threads {
 		go func() {
 			defer done.Done()
@@ -237,6 +248,9 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 			ready.Done()
 			t0 := <-start
 			if t.err != nil || abort.Load() {
+				if atomic.AddInt32(&running, -1) == 0 {
+					atomic.StoreUint32(&stop, 1)
+				}
 				return
 			}
 			if !aligned {
@@ -244,7 +258,7 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 				// an interval after its own start, not a shared edge.
 				t0 = measure.Now()
 			}
-			timerLoop(ctx, t, t0, int64(v.interval), t0+int64(dur))
+			timerLoop(t, t0, int64(v.interval), t0+int64(dur), &cancel, &running, &stop)
 		}()
 	}
 	ready.Wait()
@@ -257,14 +271,18 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 		}
 	}
 	// Start on a common edge a little ahead, so every thread is back asleep.
-	noise := measure.StartNoise()
+	// The other threads are lowered to SCHED_IDLE (measure.Quiet) once the
+	// start is handed out: this goroutine's thread is one of them.
 	t0 := measure.Now() + int64(10*time.Millisecond)
 	for range threads {
 		start <- t0
 	}
+	restore := measure.Quiet()
+	noise := measure.StartNoise()
 	done.Wait()
 	nz := noise.End()
-	stop.Store(true)
+	restore()
+	atomic.StoreUint32(&stop, 1)
 	hogs.Wait()
 	close(hogErr)
 	for err := range hogErr {
@@ -305,61 +323,50 @@ func timerSetup(cpu int, fifo bool, prio int) error {
 	return measure.SetOther(0)
 }
 
-// timerLoop sleeps to absolute deadlines every interval from t0 until end and
-// records how late each wakeup was. A wakeup later than the next deadline
-// skips the deadlines already past (counted as missed); the corrected
-// histogram adds back the samples a fixed-rate observer would have seen.
-func timerLoop(ctx context.Context, t *timerThread, t0, interval, end int64) {
-	next := t0 + interval
-	for i := 0; next < end; i++ {
-		measure.SleepUntil(next)
-		now := measure.Now()
-		late := now - next
+// timerLoop sleeps to absolute deadlines every interval from t0 until end
+// (measure.SleepLoop, which calls nothing that could hand the thread's P
+// around) and then records how late each wakeup was. A wakeup later than
+// the next deadline skips the deadlines already past (counted as missed);
+// the corrected histogram adds back the samples a fixed-rate observer
+// would have seen.
+// When it is the last of the running threads to end its loop, it stops the
+// hogs.
+func timerLoop(t *timerThread, t0, interval, end int64, cancel *uint32, running *int32, hogStop *uint32) {
+	t.missed += measure.SleepLoop(t.samples, t0, interval, end, cancel)
+	if atomic.AddInt32(running, -1) == 0 {
+		atomic.StoreUint32(hogStop, 1)
+	}
+	for _, late := range t.samples.Values() {
 		measure.Record(t.raw, late)
 		t.corrected.RecordCorrectedValue(min(max(late, measure.HistMin), measure.HistMax), interval)
-		next += interval
-		if next <= now {
-			skip := (now-next)/interval + 1
-			// Only deadlines inside the window count as missed.
-			if next < end {
-				t.missed += min(skip, (end-next+interval-1)/interval)
-			}
-			next += skip * interval
-		}
-		// Checking for cancellation is a non-blocking channel read; doing it
-		// rarely keeps it off the timing path.
-		if i&1023 == 1023 && ctx.Err() != nil {
-			return
-		}
 	}
+	t.samples.Reset()
 }
 
 // timerHog keeps a CPU busy in the kernel (copying from /dev/zero) as a
 // SCHED_OTHER thread: a wakeup must preempt kernel work, which is where
 // preemption models differ. A pure user-space loop would be preempted at
 // once on any kernel.
-func timerHog(cpu int, stop *atomic.Bool) error {
+func timerHog(cpu int, stop *uint32) error {
 	if err := measure.LockThread(cpu); err != nil {
 		return err
 	}
 	if err := measure.SetOther(0); err != nil {
 		return err
 	}
+	// Raw reads, as the measured calls: a hog in Go's system call path kept
+	// sysmon polling every 20 us, thousands of wakeups a second; and a
+	// nosplit loop (measure.Spin), so that it is never asked to yield.
+	// Without /dev/zero it keeps the CPU busy in user space.
+	buf := make([]byte, 1<<20)
 	fd, err := unix.Open("/dev/zero", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		// Without /dev/zero, still keep the CPU busy in user space.
-		for !stop.Load() {
-		}
-		return nil
+		fd = -1
+	} else {
+		defer unix.Close(fd)
 	}
-	defer unix.Close(fd)
-	buf := make([]byte, 1<<20)
-	for !stop.Load() {
-		// Raw, as the measured calls: a hog in Go's system call path kept
-		// sysmon polling every 20 us, thousands of wakeups a second.
-		if _, err := measure.RawRead(fd, buf); err != 0 && err != unix.EINTR {
-			return fmt.Errorf("read /dev/zero: %w", err)
-		}
+	if err := measure.Spin(fd, buf, stop); err != nil {
+		return fmt.Errorf("/dev/zero: %w", err)
 	}
 	return nil
 }

@@ -166,6 +166,10 @@ func ReadFull(fd int, b []byte) error {
 // cleanly between messages.
 var ErrClosed = errors.New("connection closed by peer")
 
+// errShortMessage: the peer closed the connection in the middle of a
+// message.
+var errShortMessage = errors.New("peer closed in the middle of a message")
+
 // WriteAll writes all of b, through raw system calls.
 func WriteAll(fd int, b []byte) error {
 	for off := 0; off < len(b); {
