@@ -140,10 +140,10 @@ func TestTimerInvalid(t *testing.T) {
 		// Priority 0 is not a SCHED_FIFO priority: the kernel refuses it as it
 		// would refuse SCHED_FIFO to an unprivileged process.
 		{"fifo refused", &TimerParams{Duration: 50 * time.Millisecond, Priority: 0, Variants: []string{"fifo-1ms"}}, nil, "SCHED_FIFO"},
-		// Collections keep coming until the run ends, so one lands inside the
-		// window however long the preparation before it takes on a busy host.
-		{"gc in window", &TimerParams{Duration: 200 * time.Millisecond, Priority: 50, Variants: []string{"other-1ms"}},
-			func() { time.Sleep(time.Millisecond); runtime.GC() }, "GC"},
+		// A collection can no longer land inside the window: its
+		// stop-the-world waits for the window's nosplit loops to end
+		// (measure's TestLoopHoldsOffGC). The check stays, for collections
+		// between the counts and the loops.
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

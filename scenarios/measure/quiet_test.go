@@ -233,3 +233,32 @@ func policy(t *testing.T, tid int) int {
 	}
 	return p
 }
+
+// A collection asked for during a window waits for the window's loop to
+// end: its stop-the-world needs every P, and the loop never gives its P up.
+func TestLoopHoldsOffGC(t *testing.T) {
+	const window = 300 * time.Millisecond
+	ends := make(chan int64, 1)
+	var stop uint32
+	start := Now()
+	end := start + int64(window)
+	go func() {
+		if err := LockThread(-1); err != nil {
+			t.Error(err)
+		}
+		SleepLoop(NewSamples(400), start, int64(time.Millisecond), end, &stop)
+		ends <- Now()
+	}()
+	time.Sleep(window / 6)
+	asked := Now()
+	runtime.GC()
+	collected := Now()
+	loopEnd := <-ends
+	if asked > end-int64(window/6) {
+		t.Skipf("the collection was asked for %v after the window began, too late to tell (a loaded host)", time.Duration(asked-start))
+	}
+	if collected < end {
+		t.Errorf("a collection asked for %v into a %v window ended %v into it, before the window's end (the loop ended at %v)",
+			time.Duration(asked-start), window, time.Duration(collected-start), time.Duration(loopEnd-start))
+	}
+}
