@@ -179,6 +179,12 @@ func Prepare(ctx context.Context, o Options) (_ *Run, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before any download: a nice value this host refuses fails at once.
+	if n := r.Matrix.QEMUNice; n != 0 {
+		if err := runner.CanRenice(n); err != nil {
+			return nil, infra(fmt.Errorf("%s: %w", r.Matrix.File, err))
+		}
+	}
 	setupStart := time.Now()
 	if err := r.resolveKernels(ctx, cache, old); err != nil {
 		return nil, err

@@ -179,7 +179,7 @@ func (r *Run) bootSpec(k *kernels.Kernel, console string) runner.BootSpec {
 	return runner.BootSpec{
 		QEMU: r.qemu, Kernel: k.Vmlinuz, Initrd: r.images[k.Name].Path,
 		Append: strings.TrimSpace(r.specs[k.Name].Cmdline + " " + r.opts.Append),
-		CPUs:   m.CPUs, MemoryMB: m.Memory, Timeout: time.Duration(m.Timeout), ScratchDiskMB: r.scratchMB,
+		CPUs:   m.CPUs, MemoryMB: m.Memory, Timeout: time.Duration(m.Timeout), ScratchDiskMB: r.scratchMB, Nice: m.QEMUNice,
 		ConsolePath: console, Logger: r.log.With("kernel", k.Name),
 		Expect: runner.Expect{Name: k.Name, KernelSHA256: k.SHA256, InitrdSHA256: r.images[k.Name].SHA256, Release: k.Release},
 	}

@@ -153,6 +153,9 @@ type Boot struct {
 	PinnedCPUs []int `json:"pinned_cpus,omitempty"`
 	// EmulatorCPUs are where QEMU's other threads ran when pinned.
 	EmulatorCPUs []int `json:"emulator_cpus,omitempty"`
+	// QEMUNice is the nice value QEMU's threads were given (the matrix's
+	// qemu_nice), read back from /proc; 0 when left as it was.
+	QEMUNice int `json:"qemu_nice,omitempty"`
 
 	Facts     map[string]string `json:"facts,omitempty"`
 	Scenarios []Scenario        `json:"scenarios,omitempty"`

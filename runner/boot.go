@@ -332,6 +332,13 @@ func (b *boot) attach(ctx context.Context, qmpSock string, deadline <-chan time.
 		}
 		b.res.PinnedCPUs, b.res.EmulatorCPUs = pinned, emulator
 	}
+	if b.s.Nice != 0 {
+		nice, err := Renice(b.cmd.Process.Pid, b.s.Nice)
+		if err != nil {
+			return err
+		}
+		b.res.QEMUNice = nice
+	}
 	err = b.guard(ctx, "cont", func() error {
 		_, err := mon.Run([]byte(`{"execute":"cont"}`))
 		return err

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/gofrs/flock"
 	"golang.org/x/sys/unix"
@@ -206,4 +208,71 @@ func (c *CPUClaim) Release() {
 		l.Unlock()
 	}
 	c.locks = nil
+}
+
+// Renice gives every thread of process pid the nice value nice (a thread's
+// nice is its own on Linux: setpriority on the process would change only
+// its main thread) and returns the value read back from /proc, the
+// highest among its threads: what the least favoured one got.
+func Renice(pid, nice int) (int, error) {
+	tids, err := processThreads(pid)
+	if err != nil {
+		return 0, err
+	}
+	for _, tid := range tids {
+		// A thread may end between the listing and the call.
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && err != unix.ESRCH {
+			return 0, fmt.Errorf("nice %d for qemu thread %d: %w", nice, tid, err)
+		}
+	}
+	got, seen := 0, false
+	for _, tid := range tids {
+		n, err := threadNice(pid, tid)
+		if err != nil {
+			continue
+		}
+		if !seen || n > got {
+			got, seen = n, true
+		}
+	}
+	if !seen {
+		return 0, fmt.Errorf("nice of qemu (pid %d): no thread to read", pid)
+	}
+	return got, nil
+}
+
+// threadNice reads a thread's nice value (field 19 of its stat).
+func threadNice(pid, tid int) (int, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(tid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat of thread %d: no comm", tid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); nice is field 19.
+	if len(f) < 17 {
+		return 0, fmt.Errorf("stat of thread %d: %d fields", tid, len(f))
+	}
+	return strconv.Atoi(f[19-3])
+}
+
+// CanRenice says whether this process may give QEMU the nice value nice:
+// it tries it on a thread of its own that then ends. A negative value
+// needs root or CAP_SYS_NICE (or a high enough RLIMIT_NICE).
+func CanRenice(nice int) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine, its nice
+		// value with it.
+		runtime.LockOSThread()
+		errc <- unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
+	}()
+	if err := <-errc; err != nil {
+		return fmt.Errorf("qemu_nice %d: %w (a negative nice value needs root or CAP_SYS_NICE)", nice, err)
+	}
+	return nil
 }

@@ -1,9 +1,13 @@
 package runner
 
 import (
+	"os"
+	"os/exec"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestCPUSets(t *testing.T) {
@@ -138,4 +142,46 @@ func TestClaimCPUs(t *testing.T) {
 		t.Fatalf("ClaimCPUs({0,1}) after release = %v, %v; want a claim", d, err)
 	}
 	d.Release()
+}
+
+// Renice reaches every thread of a process and reads the value back;
+// CanRenice tells what this process may give.
+func TestRenice(t *testing.T) {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("needs qemu-system-x86_64")
+	}
+	// A paused QEMU (-S) with no guest: its threads (main loop, RCU, vCPU)
+	// exist and do nothing.
+	cmd := exec.Command("qemu-system-x86_64", "-S", "-display", "none", "-nodefaults", "-machine", "none")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var tids []int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if tids, _ = processThreads(cmd.Process.Pid); len(tids) > 1 {
+			break
+		}
+	}
+	if len(tids) < 2 {
+		t.Fatalf("qemu has threads %v, want more than one", tids)
+	}
+	// A positive value needs no privilege.
+	got, err := Renice(cmd.Process.Pid, 7)
+	if err != nil || got != 7 {
+		t.Fatalf("Renice(7) = %d, %v, want 7", got, err)
+	}
+	for _, tid := range tids {
+		if n, err := threadNice(cmd.Process.Pid, tid); err == nil && n != 7 {
+			t.Errorf("thread %d: nice %d, want 7", tid, n)
+		}
+	}
+	if err := CanRenice(5); err != nil {
+		t.Errorf("CanRenice(5) = %v, want nil (raising one's own nice value needs no privilege)", err)
+	}
+	if os.Geteuid() != 0 {
+		if err := CanRenice(-5); err == nil || !strings.Contains(err.Error(), "CAP_SYS_NICE") {
+			t.Errorf("CanRenice(-5) without root = %v, want an error naming CAP_SYS_NICE", err)
+		}
+	}
 }

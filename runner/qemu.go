@@ -37,6 +37,10 @@ type BootSpec struct {
 	// EmulatorCPUs, with HostCPUs, are where QEMU's other threads (main
 	// loop, I/O) run; default HostCPUs. Spare CPUs keep them off the vCPUs'.
 	EmulatorCPUs []int
+	// Nice, when not 0, is given to every QEMU thread before the guest
+	// starts (threads QEMU makes later inherit it); the boot records it as
+	// read back (results.Boot.QEMUNice).
+	Nice int
 	// Expect is what the files and the guest must be; checked, and what
 	// booted recorded, at every boot.
 	Expect Expect

@@ -67,6 +67,11 @@ type Matrix struct {
 	Timeout Duration `yaml:"timeout,omitempty"`
 	// Parallel guests at once (default 0: as many as the host's CPUs allow).
 	Parallel int `yaml:"parallel,omitempty"`
+	// QEMUNice is the nice value of every QEMU thread (vCPUs, main loop,
+	// I/O), -20..19; 0 (the default) leaves them at kvet's own. A negative
+	// one keeps the host's other processes from delaying the guest and
+	// needs root or CAP_SYS_NICE.
+	QEMUNice int `yaml:"qemu_nice,omitempty"`
 	// Seed orders the boot plan and seeds the scenarios (default: from the clock, recorded).
 	Seed int64 `yaml:"seed,omitempty"`
 	// Kernels to boot; at least one.
@@ -341,6 +346,9 @@ func (m *Matrix) fill(root *yaml.Node) error {
 	}
 	if m.Parallel < 0 {
 		return bad("parallel", "parallel: %d is negative", m.Parallel)
+	}
+	if m.QEMUNice < -20 || m.QEMUNice > 19 {
+		return bad("qemu_nice", "qemu_nice: %d is out of range -20..19", m.QEMUNice)
 	}
 	if len(m.Kernels) == 0 {
 		return bad("kernels", "no kernels: list at least one under kernels:")

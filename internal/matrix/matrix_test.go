@@ -32,6 +32,7 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		{"config from a later kernel", "kernels:\n  - name: a\n    source: /src\n    config: {from: b}\n  - name: b\n    package: p\n", "m.yaml:2: kernel a: config from \"b\": no kernel of that name is listed before it"},
 		{"config with a package", "kernels:\n  - name: a\n    package: p\n    config: tinyconfig\n", "config goes with vmlinuz or source"},
 		{"bad config mapping", "kernels:\n  - name: a\n    source: /src\n    config: {form: b}\n", "config: want a file, a make target or {from: KERNEL}"},
+		{"qemu_nice out of range", "kernels:\n  - name: a\n    package: p\nqemu_nice: -21\n", "m.yaml:4: qemu_nice: -21 is out of range -20..19"},
 		{"bad fail_on", "fail_on: [oops]\nkernels:\n  - name: a\n    package: p\n", "m.yaml:1: fail_on: unknown verdict"},
 	}
 	for _, tt := range tests {
