@@ -42,7 +42,10 @@ func TestAgreement(t *testing.T) {
 	// exec and every metric of both sides is there and valid. The agreement
 	// itself needs four boots and a host where the references agree with
 	// themselves: make agreement (KVET_AGREEMENT=1) judges it.
-	const window = 2
+	// timer's p99 is its 20th-worst wakeup in a 2 s window at 1 kHz, and a
+	// TCG guest's worst wakeups come in bursts from the host: its windows
+	// are longer than tcp-rr's, whose p99 rests on hundreds of samples.
+	const window, timerWindow = 2, 4
 	// One vCPU by default: under TCG a wakeup across vCPUs waits for the
 	// host to schedule the other vCPU's thread, and on a loaded host that
 	// made sockperf's own runs in one boot differ up to sixfold; on one
@@ -56,6 +59,11 @@ func TestAgreement(t *testing.T) {
 	boots, judge := 1, os.Getenv("KVET_AGREEMENT") == "1"
 	if judge {
 		boots = 4
+	} else {
+		// One boot with two runs of each tool (A B B A): the tools run and
+		// both sides' metrics are there, without the judging's length.
+		defer func(all []string) { runs = all }(runs)
+		runs = runs[:2]
 	}
 	// QEMU's threads at nice -10 when this host allows it (root or
 	// CAP_SYS_NICE), as a user on a shared host would run: the host's other
@@ -75,7 +83,7 @@ func TestAgreement(t *testing.T) {
 		return fmt.Sprintf(`  - name: timer
     label: %s
     params: {variants: [fifo-1ms], duration: %ds}
-`, label, window)
+`, label, timerWindow)
 	}
 	cyclictest := func(label string) string {
 		return fmt.Sprintf(`  - name: exec
@@ -84,7 +92,7 @@ func TestAgreement(t *testing.T) {
       files: [%s]
       format: cyclictest
       script: cyclictest -m -p95 -i1000 -t%d -a -D%d -q -h 20000 --histfile=/dev/null --json=/tmp/c.json >/dev/null && cat /tmp/c.json
-`, label, tools["cyclictest"], cpus, window)
+`, label, tools["cyclictest"], cpus, timerWindow)
 	}
 	tcprr := func(label string) string {
 		return fmt.Sprintf(`  - name: tcp-rr

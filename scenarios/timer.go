@@ -241,6 +241,10 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 	// anything: the other threads of the process are idle-class during the
 	// window (measure.Quiet) and would wait for CPUs the hogs hold.
 	running := int32(cpus)
+	// entered counts the threads inside their loops (or gone): the others
+	// are lowered only then, since a thread handed its start still needs
+	// one of them to hand it a P.
+	var entered int32
 	for cpu, t := range threads {
 		go func() {
 			defer done.Done()
@@ -248,6 +252,7 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 			ready.Done()
 			t0 := <-start
 			if t.err != nil || abort.Load() {
+				atomic.AddInt32(&entered, 1)
 				if atomic.AddInt32(&running, -1) == 0 {
 					atomic.StoreUint32(&stop, 1)
 				}
@@ -258,7 +263,7 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 				// an interval after its own start, not a shared edge.
 				t0 = measure.Now()
 			}
-			timerLoop(t, t0, int64(v.interval), t0+int64(dur), &cancel, &running, &stop)
+			timerLoop(t, t0, int64(v.interval), t0+int64(dur), &cancel, &running, &stop, &entered)
 		}()
 	}
 	ready.Wait()
@@ -276,6 +281,9 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 	t0 := measure.Now() + int64(10*time.Millisecond)
 	for range threads {
 		start <- t0
+	}
+	for atomic.LoadInt32(&entered) < int32(cpus) {
+		time.Sleep(100 * time.Microsecond)
 	}
 	restore := measure.Quiet()
 	noise := measure.StartNoise()
@@ -329,9 +337,10 @@ func timerSetup(cpu int, fifo bool, prio int) error {
 // the next deadline skips the deadlines already past (counted as missed);
 // the corrected histogram adds back the samples a fixed-rate observer
 // would have seen.
-// When it is the last of the running threads to end its loop, it stops the
-// hogs.
-func timerLoop(t *timerThread, t0, interval, end int64, cancel *uint32, running *int32, hogStop *uint32) {
+// It counts itself in entered as it enters its loop; when it is the last of
+// the running threads to end its loop, it stops the hogs.
+func timerLoop(t *timerThread, t0, interval, end int64, cancel *uint32, running *int32, hogStop *uint32, entered *int32) {
+	atomic.AddInt32(entered, 1)
 	t.missed += measure.SleepLoop(t.samples, t0, interval, end, cancel)
 	if atomic.AddInt32(running, -1) == 0 {
 		atomic.StoreUint32(hogStop, 1)
