@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
@@ -105,14 +104,7 @@ func Now() int64 {
 // The call is raw (see raw.go): the sleeping thread keeps its P and the
 // runtime sees nothing to do.
 func SleepUntil(deadline int64) {
-	ts := unix.NsecToTimespec(deadline)
-	for {
-		_, _, e := unix.RawSyscall6(unix.SYS_CLOCK_NANOSLEEP, unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME,
-			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-		if e != unix.EINTR {
-			return
-		}
-	}
+	sleepUntilNS(deadline)
 }
 
 // Histogram bounds: 1 ns to 10 s at 3 significant digits.

@@ -143,20 +143,8 @@ func (n Noise) Metrics(prefix string) []results.Metric {
 // while being read is skipped.
 func readTasks() map[int]taskCounters {
 	out := map[int]taskCounters{}
-	d, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return out
-	}
-	for _, e := range d {
-		tid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if _, ok := measuring.Load(tid); ok {
-			continue
-		}
-		c, ok := readTask(tid)
-		if ok {
+	for _, tid := range otherThreads() {
+		if c, ok := readTask(tid); ok {
 			out[tid] = c
 		}
 	}

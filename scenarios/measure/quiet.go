@@ -203,8 +203,8 @@ func SleepLoop(s *Samples, t0, interval, end int64, stop *uint32) (missed int64)
 	return missed
 }
 
-// sleepUntilNS is SleepUntil without a function call that checks the
-// stack.
+// sleepUntilNS is SleepUntil's body: nosplit, and calling only a raw
+// system call, so the window loops can use it.
 //
 //go:nosplit
 func sleepUntilNS(deadline int64) {
