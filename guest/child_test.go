@@ -181,3 +181,29 @@ func TestRunScenarioTimer(t *testing.T) {
 		t.Errorf("params = %s, want the effective params (priority 95 from defaults, duration 50ms)", s.Params)
 	}
 }
+
+// TestRunScenarioFailureWhole: a scenario that fails with an error over
+// several lines (a program's output, head and tail) sends all of it back,
+// through the runner, not just the last line its parent saw on stderr.
+func TestRunScenarioFailureWhole(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	in := `{"profile":"quick","params":{"program":"/bin/sh","args":["-c","echo the first error >&2; echo more >&2; echo last line; exit 3"]}}`
+	var out, errb strings.Builder
+	if got := runScenario(context.Background(), "exec", strings.NewReader(in), &out, &errb); got != 1 {
+		t.Fatalf("runScenario(exec failing) = %d, want 1; stderr %q", got, errb.String())
+	}
+	var res results.Scenario
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("stdout %q: %v, want the result with its error", out.String(), err)
+	}
+	for _, want := range []string{"scenario exec:", "exit status 3", "the first error", "last line"} {
+		if !strings.Contains(res.Error, want) {
+			t.Errorf("result's error %q, want it to hold %q", res.Error, want)
+		}
+	}
+	if res.Name != "exec" || res.Valid {
+		t.Errorf("result = %+v, want exec, not valid", res)
+	}
+}

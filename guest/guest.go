@@ -12,13 +12,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kvet/kvet/results"
 	"github.com/kvet/kvet/scenarios"
 )
 
 // ScenarioMain runs one scenario in a child process of the agent
 // (`/init scenario-child NAME`): an Input (JSON) on stdin, a results.Scenario
 // (JSON) on stdout, log lines on stderr. It returns the process exit code:
-// 0 for any result, valid or not; non-zero only when the scenario failed.
+// 0 for any result, valid or not; non-zero only when the scenario failed
+// (its result then carries the whole error, when it got that far).
 func ScenarioMain(name string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
@@ -63,7 +65,13 @@ func runScenario(ctx context.Context, name string, stdin io.Reader, stdout, stde
 	start := time.Now()
 	res, err := spec.Run(ctx, env, params)
 	if err != nil {
+		// The whole error goes back as the result: it may run over several
+		// lines (a program's output, head and tail), and the parent keeps
+		// only the last line of stderr.
 		logf("scenario %s: %v", name, err)
+		if b, jerr := json.Marshal(results.Scenario{Name: name, Params: in.Params, Error: fmt.Sprintf("scenario %s: %v", name, err)}); jerr == nil {
+			stdout.Write(append(b, '\n'))
+		}
 		return 1
 	}
 	if res == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kvet/kvet/results"
+	"github.com/kvet/kvet/scenarios"
 )
 
 // TestScenarioOnThisMachine: kvet scenario nagle, with no VM, reproduces
@@ -40,6 +41,23 @@ func TestScenarioOnThisMachine(t *testing.T) {
 	text := kvet(t, time.Minute, "scenario", "nagle", "--param", "exchanges=3", "--param", "variants=[nodelay-on]")
 	if text.code != 0 || !strings.Contains(text.stdout, "nodelay-on.p50") || !strings.Contains(text.stdout, "nagle on ") {
 		t.Errorf("kvet scenario nagle (text) = exit %d:\n%s%s", text.code, text.stdout, text.stderr)
+	}
+	// --format kv: a line per metric that exec's kv format reads back, value
+	// and unit as the JSON has them (a script can run kvet's scenario beside
+	// another tool and report both).
+	kv := kvet(t, time.Minute, "scenario", "nagle", "--param", "exchanges=3", "--param", "variants=[nodelay-on]", "--format", "kv")
+	got, notes, err := scenarios.ParseKV(strings.NewReader(kv.stdout), nil)
+	if kv.code != 0 || err != nil || len(notes) != 0 || len(got) < 3 {
+		t.Errorf("kvet scenario nagle --format kv = exit %d, %d metrics, notes %q, %v:\n%s", kv.code, len(got), notes, err, kv.stdout)
+	}
+	var p50 *results.Metric
+	for i := range got {
+		if got[i].Name == "nodelay-on.p50" {
+			p50 = &got[i]
+		}
+	}
+	if p50 == nil || p50.Unit != "ns" || p50.Value <= 0 || p50.Value > 20e6 {
+		t.Errorf("kvet scenario --format kv: nodelay-on.p50 = %+v, want a round trip in ns", p50)
 	}
 	for _, bad := range [][]string{
 		{"scenario", "nagle", "--param", "exchanges=0"},

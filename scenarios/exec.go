@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -25,10 +26,20 @@ type ExecParams struct {
 	Script  string        `yaml:"script" json:"script" doc:"instead of program: a shell script run by busybox sh (the host's busybox-static, copied in) in /kvet/exec, with the files on PATH; a server started with & and a client, say"`
 	Files   []string      `yaml:"files" json:"files" doc:"more programs and data from the host, each to /kvet/exec/<basename>, programs with their shared libraries ([])"`
 	Format  string        `yaml:"format" json:"format" doc:"how to read the output: bench (Go benchmark lines), cyclictest (its --json report, run with -h for percentiles), sockperf (its summary), kv (lines name value unit) (bench)"`
+	Outputs []ExecOutput  `yaml:"outputs" json:"outputs" doc:"more results the program leaves in files, each {file, format, prefix}: the file (relative to /kvet/exec) read after the program ends in its format (as format), its metrics named PREFIX.name; so that tools run at once (a reference tool beside kvet scenario --format kv, a load beside its probe) each report in their own format; stdout is then read only when not empty ([])"`
 	Timeout time.Duration `yaml:"timeout" json:"timeout" doc:"the program is killed after this long, failing the scenario (quick 1m, full 10m)"`
 	// Directions maps unit patterns (path.Match globs) to lower, higher or
 	// info; an exact unit beats a glob, a longer glob a shorter one.
 	Directions map[string]string `yaml:"directions" json:"directions" doc:"which way each unit gets better, by unit glob: lower, higher or info; units matching nothing are info ({\"*/s\": higher, \"ns/op\": lower})"`
+}
+
+// ExecOutput is a file the program writes, read after it ends.
+type ExecOutput struct {
+	// File is a path in the guest; a relative one is in /kvet/exec, where
+	// the program runs.
+	File   string `yaml:"file" json:"file"`
+	Format string `yaml:"format" json:"format"`
+	Prefix string `yaml:"prefix" json:"prefix"`
 }
 
 // Validate checks the parameters.
@@ -56,6 +67,20 @@ func (p *ExecParams) Validate() error {
 			return fmt.Errorf("files: %s and %s would both be /kvet/exec/%s", f, other, b)
 		}
 		seen[b] = f
+	}
+	prefixes := map[string]bool{}
+	for i, o := range p.Outputs {
+		switch {
+		case o.File == "":
+			return fmt.Errorf("outputs[%d]: file: required", i)
+		case !slices.Contains(execFormats, o.Format):
+			return fmt.Errorf("outputs[%d] (%s): format: %q, want one of %s", i, o.File, o.Format, strings.Join(execFormats, ", "))
+		case o.Prefix == "" || strings.ContainsAny(o.Prefix, " \t/"):
+			return fmt.Errorf("outputs[%d] (%s): prefix: %q, want a word that names its metrics (PREFIX.name)", i, o.File, o.Prefix)
+		case prefixes[o.Prefix]:
+			return fmt.Errorf("outputs[%d] (%s): prefix: %q used twice", i, o.File, o.Prefix)
+		}
+		prefixes[o.Prefix] = true
 	}
 	for pat, d := range p.Directions {
 		if _, err := path.Match(pat, ""); err != nil {
@@ -110,18 +135,35 @@ func runExec(ctx context.Context, env Env, p *ExecParams, r *results.Scenario) (
 	}
 	var metrics []results.Metric
 	var notes []string
-	switch p.Format {
-	case FormatCyclictest:
-		metrics, err = ParseCyclictest(stdout.Bytes())
-	case FormatSockperf:
-		metrics, err = ParseSockperf(stdout.Bytes())
-	case FormatKV:
-		metrics, notes, err = ParseKV(bytes.NewReader(stdout.Bytes()), p.Directions)
-	default:
-		metrics, notes, err = ParseBench(bytes.NewReader(stdout.Bytes()), what, p.Directions)
+	if len(p.Outputs) == 0 || len(bytes.TrimSpace(stdout.Bytes())) > 0 {
+		metrics, notes, err = execParse(p.Format, stdout.Bytes(), what, p.Directions)
+		if err != nil {
+			return nil, fmt.Errorf("exec %s: %w; its output: %s", what, err, execOutput(&stdout, &stderr))
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("exec %s: %w; its output: %s", what, err, execOutput(&stdout, &stderr))
+	for _, o := range p.Outputs {
+		file := o.File
+		if !filepath.IsAbs(file) && cmd.Dir != "" {
+			file = filepath.Join(cmd.Dir, file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("exec %s: outputs: %w; its output: %s", what, err, execOutput(&stdout, &stderr))
+		}
+		ms, ns, err := execParse(o.Format, b, o.File, p.Directions)
+		if err != nil {
+			return nil, fmt.Errorf("exec %s: outputs: %s: %w; the file: %s", what, o.File, err, execHeadTail(strings.TrimSpace(string(b)), 1000, 1000))
+		}
+		if len(ms) == 0 {
+			return nil, fmt.Errorf("exec %s: outputs: %s has no %s lines: %s", what, o.File, execFormatName(o.Format), execHeadTail(strings.TrimSpace(string(b)), 1000, 1000))
+		}
+		for i := range ms {
+			ms[i].Name = o.Prefix + "." + ms[i].Name
+		}
+		for _, n := range ns {
+			notes = append(notes, o.File+": "+n)
+		}
+		metrics = append(metrics, ms...)
 	}
 	r.Metrics, r.Notes = metrics, notes
 	if len(metrics) == 0 {
@@ -130,6 +172,22 @@ func runExec(ctx context.Context, env Env, p *ExecParams, r *results.Scenario) (
 	}
 	r.Duration = time.Since(start)
 	return r, nil
+}
+
+// execParse reads a program's output (from file, for messages) in format.
+func execParse(format string, out []byte, file string, directions map[string]string) ([]results.Metric, []string, error) {
+	switch format {
+	case FormatCyclictest:
+		ms, err := ParseCyclictest(out)
+		return ms, nil, err
+	case FormatSockperf:
+		ms, err := ParseSockperf(out)
+		return ms, nil, err
+	case FormatKV:
+		return ParseKV(bytes.NewReader(out), directions)
+	default:
+		return ParseBench(bytes.NewReader(out), file, directions)
+	}
 }
 
 // ParseBench reads Go benchmark format and returns a metric "Name.unit" per

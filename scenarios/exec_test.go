@@ -192,10 +192,69 @@ func TestExecValidate(t *testing.T) {
 		{"no timeout", func(p *ExecParams) { p.Timeout = 0 }, "timeout"},
 		{"bad direction", func(p *ExecParams) { p.Directions = map[string]string{"ns/op": "down"} }, "directions"},
 		{"bad pattern", func(p *ExecParams) { p.Directions = map[string]string{"[": "lower"} }, "directions"},
+		{"outputs ok", func(p *ExecParams) {
+			p.Outputs = []ExecOutput{{File: "c.json", Format: FormatCyclictest, Prefix: "c"}, {File: "k", Format: FormatKV, Prefix: "k"}}
+		}, ""},
+		{"output without file", func(p *ExecParams) { p.Outputs = []ExecOutput{{Format: FormatKV, Prefix: "k"}} }, "outputs[0]: file"},
+		{"output format", func(p *ExecParams) { p.Outputs = []ExecOutput{{File: "k", Format: "xml", Prefix: "k"}} }, "outputs[0] (k): format"},
+		{"output prefix", func(p *ExecParams) { p.Outputs = []ExecOutput{{File: "k", Format: FormatKV}} }, "outputs[0] (k): prefix"},
+		{"output prefix twice", func(p *ExecParams) {
+			p.Outputs = []ExecOutput{{File: "a", Format: FormatKV, Prefix: "k"}, {File: "b", Format: FormatKV, Prefix: "k"}}
+		}, "outputs[1] (b): prefix"},
 	}
 	for _, tt := range tests {
 		p := ExecParams{Program: "/bin/true", Timeout: time.Second, Directions: map[string]string{"ns/op": "lower"}}
 		tt.edit(&p)
 		tcpCheckValidate(t, tt.name, p.Validate(), tt.field)
+	}
+}
+
+// TestExecOutputs: a program that leaves its tools' results in files
+// (cyclictest's JSON report, kvet scenario's kv lines) gets each read in
+// its own format and named by its prefix; stdout, empty, is not read; a
+// missing or unreadable file fails the scenario naming it.
+func TestExecOutputs(t *testing.T) {
+	dir := t.TempDir()
+	cyc, err := os.ReadFile("testdata/cyclictest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "c.json"), cyc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kv := filepath.Join(dir, "k.txt")
+	p := &ExecParams{Program: "/bin/sh", Args: []string{"-c", "printf 'fifo-1ms.latency.p50 41000 ns\\nfifo-1ms.latency.p99 73000 ns\\n' > " + kv},
+		Timeout: 10 * time.Second, Format: FormatBench,
+		Outputs: []ExecOutput{{File: filepath.Join(dir, "c.json"), Format: FormatCyclictest, Prefix: "cyclictest"}, {File: kv, Format: FormatKV, Prefix: "kvet"}}}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := tcpRunScenario(t, "exec", p)
+	got := map[string]float64{}
+	for _, m := range r.Metrics {
+		got[m.Name] = m.Value
+	}
+	if !r.Valid || got["kvet.fifo-1ms.latency.p50"] != 41000 || got["kvet.fifo-1ms.latency.p99"] != 73000 || got["cyclictest.latency.p50"] <= 0 || got["cyclictest.samples"] <= 0 {
+		t.Errorf("exec with outputs: valid %v (%s), metrics %v; want kvet.* from the kv file and cyclictest.* from the report", r.Valid, r.Invalid, got)
+	}
+	for name := range got {
+		if !strings.HasPrefix(name, "kvet.") && !strings.HasPrefix(name, "cyclictest.") {
+			t.Errorf("exec with outputs: metric %s has no output's prefix", name)
+		}
+	}
+
+	s, err := Lookup("exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := *p
+	missing.Outputs = []ExecOutput{{File: filepath.Join(dir, "nothing.json"), Format: FormatCyclictest, Prefix: "c"}}
+	if _, err := s.Run(t.Context(), tcpTestEnv(t), &missing); err == nil || !strings.Contains(err.Error(), "nothing.json") {
+		t.Errorf("exec with a missing output file: %v, want an error naming it", err)
+	}
+	wrong := *p
+	wrong.Outputs = []ExecOutput{{File: kv, Format: FormatCyclictest, Prefix: "c"}}
+	if _, err := s.Run(t.Context(), tcpTestEnv(t), &wrong); err == nil || !strings.Contains(err.Error(), "k.txt") || !strings.Contains(err.Error(), "JSON") {
+		t.Errorf("exec with an output in another format: %v, want an error naming the file and the format", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,7 +29,7 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var params stringsFlag
 	fs.Var(&params, "param", "a scenario parameter as KEY=VALUE, VALUE in YAML (exchanges=200, variants=[nodelay-off]) (repeatable)")
 	profile := fs.String("profile", scenarios.Quick, "quick or full: the parameters' defaults")
-	format := fs.String("format", "text", "text or json (the scenario's result as a boot records it)")
+	format := fs.String("format", "text", "text, json (the scenario's result as a boot records it) or kv (a line \"name value unit\" per metric, in the metric's own unit, as exec's kv format reads)")
 	seed := fs.Int64("seed", 1, "seed of anything random in the scenario")
 	timeout := fs.Duration("timeout", 10*time.Minute, "time limit")
 	pos, err := parse(fs, args)
@@ -39,8 +40,8 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return badInputf("scenario: want one scenario name (kvet scenarios lists them)")
 	}
-	if *format != "text" && *format != "json" {
-		return badInputf("scenario: --format %q: want text or json", *format)
+	if *format != "text" && *format != "json" && *format != "kv" {
+		return badInputf("scenario: --format %q: want text, json or kv", *format)
 	}
 	if *profile != scenarios.Quick && *profile != scenarios.Full {
 		return badInputf("scenario: --profile %q: want quick or full", *profile)
@@ -70,13 +71,18 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	runner := &guest.ExecRunner{Path: self}
 	in := guest.Input{Profile: *profile, Params: raw, CPUs: runtime.NumCPU(), Seed: *seed}
 	res := runner.RunScenario(ctx, name, in, func(line string) { fmt.Fprintln(stderr, line) })
-	if *format == "json" {
+	switch *format {
+	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
-	} else {
+	case "kv":
+		for _, m := range res.Metrics {
+			fmt.Fprintf(stdout, "%s %s %s\n", m.Name, strconv.FormatFloat(m.Value, 'g', -1, 64), m.Unit)
+		}
+	default:
 		writeScenario(stdout, &res)
 	}
 	switch {
