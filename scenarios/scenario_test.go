@@ -61,3 +61,19 @@ func TestTCPScenarios(t *testing.T) {
 		t.Errorf("TCP scenarios %v, want %v", got, want)
 	}
 }
+
+// TestEveryScenarioSaysItsReference: the scenario reference names, for
+// every scenario, the tool it was checked against and the ratios seen, or
+// why there is none.
+func TestEveryScenarioSaysItsReference(t *testing.T) {
+	for _, s := range All() {
+		if CheckedAgainst(s.Name) == "" {
+			t.Errorf("scenario %s: no entry in checkedAgainst (checked.go): name the reference tool and the ratios, or why there is none", s.Name)
+		}
+	}
+	for name := range checkedAgainst {
+		if _, err := Lookup(name); err != nil {
+			t.Errorf("checkedAgainst names %s, which is not a scenario", name)
+		}
+	}
+}
