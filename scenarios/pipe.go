@@ -52,14 +52,23 @@ func init() {
 	})
 }
 
-// pingPonger is one transport: ping sends a request and waits for the
-// answer; serve answers until stop. Each runs on its own locked thread.
+// pingPonger is one transport: window makes round trips until end or
+// until s is full, recording each; serve answers until stop. Each runs on
+// its own locked thread, in a nosplit loop (measure.PingPongs and Relay,
+// FutexPingPongs and FutexRelay): nothing in them hands the thread's P
+// around, so the process's other threads are lowered during the window
+// (measure.Quiet).
 type pingPonger interface {
-	ping() error
+	window(s *measure.Samples, end int64) (int, error)
 	serve() error
 	stop() error
 	close()
 }
+
+// pipeChunk is how many round trips a window records before they are
+// moved into the histogram (an ordinary call, where a goroutine in a
+// nosplit loop may yield once).
+const pipeChunk = 1 << 16
 
 func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (*results.Scenario, error) {
 	w, err := measure.Begin(2)
@@ -102,7 +111,7 @@ func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (
 		if v.cross {
 			other = p.OtherCPU
 		}
-		h, n, elapsed, err := pingPong(pp, p.CPU, other, int64(p.DurationMs)*int64(time.Millisecond))
+		h, n, elapsed, nz, err := pingPong(pp, p.CPU, other, int64(p.DurationMs)*int64(time.Millisecond))
 		pp.close()
 		if err != nil {
 			return nil, fmt.Errorf("pipe %s: %w", v.name, err)
@@ -110,6 +119,10 @@ func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (
 		if n == 0 {
 			schedInvalidate(r, "%s: no round trip completed", v.name)
 		}
+		if why := nz.Invalid(); why != "" {
+			schedInvalidate(r, "%s: %s", v.name, why)
+		}
+		r.Metrics = append(r.Metrics, nz.Metrics(v.name)...)
 		if err := schedHist(r, v.name, h); err != nil {
 			return nil, err
 		}
@@ -121,9 +134,11 @@ func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (
 }
 
 // pingPong runs round trips from a thread on cpu to a thread on other for
-// dur ns and returns their latencies, count and the window's length.
-func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram, int64, int64, error) {
+// dur ns and returns their latencies, count, the window's length and kvet's
+// self-noise during it.
+func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram, int64, int64, measure.Noise, error) {
 	h := measure.Prefault(measure.NewHist())
+	samples := measure.NewSamples(pipeChunk)
 	var (
 		gate              measure.Gate
 		ready             measure.Latch
@@ -131,6 +146,10 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 		wg                sync.WaitGroup
 		serveErr, pingErr error
 		n, elapsed        int64
+		// entered counts the threads at their loops (or gone): the other
+		// threads are lowered only then, since a thread woken by the gate
+		// may still need one of them to hand it a P.
+		entered atomic.Int32
 	)
 	wg.Add(2)
 	go func() {
@@ -140,6 +159,7 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 		}
 		ready.Arrive()
 		gate.Wait()
+		entered.Add(1)
 		if !failed.Load() {
 			serveErr = pp.serve()
 		}
@@ -151,20 +171,25 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 		}
 		ready.Arrive()
 		gate.Wait()
+		entered.Add(1)
 		if failed.Load() {
 			return
 		}
 		start := measure.Now()
 		end := start + dur
 		t := start
-		for t < end {
-			if pingErr = pp.ping(); pingErr != nil {
+		for t < end && pingErr == nil {
+			var k int
+			k, pingErr = pp.window(samples, end)
+			n += int64(k)
+			t = measure.Now()
+			for _, v := range samples.Values() {
+				measure.Record(h, v)
+			}
+			samples.Reset()
+			if k == 0 {
 				break
 			}
-			t1 := measure.Now()
-			measure.Record(h, t1-t)
-			n++
-			t = t1
 		}
 		elapsed = t - start
 		if err := pp.stop(); err != nil && pingErr == nil {
@@ -173,8 +198,15 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 	}()
 	ready.WaitFor(2)
 	gate.Open()
+	for entered.Load() < 2 {
+		time.Sleep(50 * time.Microsecond)
+	}
+	restore := measure.Quiet()
+	noise := measure.StartNoise()
 	wg.Wait()
-	return h, n, elapsed, errors.Join(pingErr, serveErr)
+	nz := noise.End()
+	restore()
+	return h, n, elapsed, nz, errors.Join(pingErr, serveErr)
 }
 
 // pinOther locks the calling goroutine to a thread on cpu running
@@ -206,52 +238,30 @@ func newPipePair() (pingPonger, error) {
 	return pp, nil
 }
 
-func (pp *pipePair) ping() error {
-	pp.buf[0] = 'p'
-	if err := pipeXfer(unix.Write, pp.req[1], pp.buf[:]); err != nil {
-		return err
-	}
-	return pipeXfer(unix.Read, pp.resp[0], pp.buf[:])
+// window runs the round trips in measure.PingPongs.
+func (pp *pipePair) window(s *measure.Samples, end int64) (int, error) {
+	return measure.PingPongs(pp.req[1], pp.resp[0], pp.buf[:], s, end)
 }
 
+// serve answers each byte until the pinging side closes its end of the
+// request pipe (stop).
 func (pp *pipePair) serve() error {
-	for {
-		if err := pipeXfer(unix.Read, pp.req[0], pp.sbuf[:]); err != nil {
-			return err
-		}
-		if pp.sbuf[0] == 'q' {
-			return nil
-		}
-		if err := pipeXfer(unix.Write, pp.resp[1], pp.sbuf[:]); err != nil {
-			return err
-		}
-	}
+	return measure.Relay(pp.req[0], pp.resp[1], pp.sbuf[:])
 }
 
+// stop closes the request pipe's write end: serve reads its end and
+// returns.
 func (pp *pipePair) stop() error {
-	return pipeXfer(unix.Write, pp.req[1], []byte{'q'})
+	fd := pp.req[1]
+	pp.req[1] = -1
+	return unix.Close(fd)
 }
 
 func (pp *pipePair) close() {
 	for _, fd := range []int{pp.req[0], pp.req[1], pp.resp[0], pp.resp[1]} {
-		unix.Close(fd)
-	}
-}
-
-// pipeXfer does one blocking read or write of a single byte, retrying on
-// EINTR.
-func pipeXfer(op func(int, []byte) (int, error), fd int, b []byte) error {
-	for {
-		n, err := op(fd, b)
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return err
-		case n != len(b):
-			return fmt.Errorf("fd %d: short transfer %d of %d bytes", fd, n, len(b))
+		if fd >= 0 {
+			unix.Close(fd)
 		}
-		return nil
 	}
 }
 
@@ -264,43 +274,13 @@ type futexPair struct {
 
 func newFutexPair() (pingPonger, error) { return &futexPair{}, nil }
 
-func (f *futexPair) ping() error {
-	f.seq++
-	atomic.StoreUint32(&f.req, f.seq)
-	if _, err := measure.FutexWake(&f.req, 1); err != nil {
-		return err
-	}
-	for {
-		v := atomic.LoadUint32(&f.resp)
-		if v == f.seq {
-			return nil
-		}
-		if err := measure.FutexWait(&f.resp, v); err != nil {
-			return err
-		}
-	}
+// window runs the round trips in measure.FutexPingPongs.
+func (f *futexPair) window(s *measure.Samples, end int64) (int, error) {
+	return measure.FutexPingPongs(&f.req, &f.resp, &f.seq, s, end)
 }
 
-func (f *futexPair) serve() error {
-	var last uint32
-	for {
-		v := atomic.LoadUint32(&f.req)
-		if v == last {
-			if err := measure.FutexWait(&f.req, v); err != nil {
-				return err
-			}
-			continue
-		}
-		if atomic.LoadUint32(&f.done) != 0 {
-			return nil
-		}
-		last = v
-		atomic.StoreUint32(&f.resp, v)
-		if _, err := measure.FutexWake(&f.resp, 1); err != nil {
-			return err
-		}
-	}
-}
+// serve answers in measure.FutexRelay until stop.
+func (f *futexPair) serve() error { return measure.FutexRelay(&f.req, &f.resp, &f.done) }
 
 func (f *futexPair) stop() error {
 	atomic.StoreUint32(&f.done, 1)

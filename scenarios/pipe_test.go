@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/kvet/kvet/scenarios/measure"
 )
 
 func TestPipeValidate(t *testing.T) {
@@ -60,6 +62,12 @@ func TestPipeRun(t *testing.T) {
 		}
 		if busy := rate * mean / 1e9; rate <= 0 || busy < 0.3 || busy > 1.05 {
 			t.Errorf("%s: %v round trips/s x mean %v ns = %.2f of the window, want 0.3 .. 1.05", v, rate, mean, busy)
+		}
+		// Every window records kvet's self-noise; the loops are nosplit and
+		// the other threads idle-class, so it stays under the bound that
+		// would have made the scenario invalid.
+		if sw := schedGet(t, r, v+".selfnoise.switches").Value; sw < 0 || sw > measure.NoiseMaxSwitches {
+			t.Errorf("%s.selfnoise.switches = %v, want 0 .. %d", v, sw, measure.NoiseMaxSwitches)
 		}
 	}
 }

@@ -121,16 +121,24 @@ func readFullNS(fd int, b []byte) syscall.Errno {
 //
 //go:nosplit
 func RoundTrips(fd int, buf []byte, s *Samples, end int64) (int, error) {
+	return PingPongs(fd, fd, buf, s, end)
+}
+
+// PingPongs is RoundTrips over two descriptors: it writes buf to wfd and
+// reads as many bytes back from rfd (a pipe pair, say).
+//
+//go:nosplit
+func PingPongs(wfd, rfd int, buf []byte, s *Samples, end int64) (int, error) {
 	n := 0
 	for !s.Full() {
 		t0 := nanotime()
 		if t0 >= end {
 			break
 		}
-		if e := writeAllNS(fd, buf); e != 0 {
+		if e := writeAllNS(wfd, buf); e != 0 {
 			return n, loopErr("write", e)
 		}
-		if e := readFullNS(fd, buf); e != 0 {
+		if e := readFullNS(rfd, buf); e != 0 {
 			return n, loopErr("read", e)
 		}
 		s.Add(nanotime() - t0)
@@ -144,13 +152,22 @@ func RoundTrips(fd int, buf []byte, s *Samples, end int64) (int, error) {
 //
 //go:nosplit
 func Echo(fd int, buf []byte) error {
+	return Relay(fd, fd, buf)
+}
+
+// Relay is Echo over two descriptors: it reads len(buf)-byte messages from
+// rfd and writes each to wfd until rfd reaches its end (the writer closed
+// it) between messages.
+//
+//go:nosplit
+func Relay(rfd, wfd int, buf []byte) error {
 	for {
-		if e := readFullNS(fd, buf); e == closedErrno {
+		if e := readFullNS(rfd, buf); e == closedErrno {
 			return nil
 		} else if e != 0 {
 			return loopErr("read", e)
 		}
-		if e := writeAllNS(fd, buf); e != 0 {
+		if e := writeAllNS(wfd, buf); e != 0 {
 			return loopErr("write", e)
 		}
 	}

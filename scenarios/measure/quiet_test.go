@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,5 +261,63 @@ func TestLoopHoldsOffGC(t *testing.T) {
 	if collected < end {
 		t.Errorf("a collection asked for %v into a %v window ended %v into it, before the window's end (the loop ended at %v)",
 			time.Duration(asked-start), window, time.Duration(collected-start), time.Duration(loopEnd-start))
+	}
+}
+
+// TestPipeAndFutexPingPongs: the pipe and futex window loops make the
+// round trips asked, each sample a positive time, and their answering
+// sides end when told (the request pipe closed; done set and woken).
+func TestPipeAndFutexPingPongs(t *testing.T) {
+	var req, resp [2]int
+	if err := unix.Pipe2(req[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Pipe2(resp[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(req[0])
+	defer unix.Close(resp[0])
+	defer unix.Close(resp[1])
+	relayed := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		relayed <- Relay(req[0], resp[1], make([]byte, 1))
+	}()
+	s := NewSamples(500)
+	if n, err := PingPongs(req[1], resp[0], []byte{'p'}, s, Now()+int64(10*time.Second)); err != nil || n != 500 || !s.Full() {
+		t.Fatalf("PingPongs over pipes = %d, %v, want 500 (the buffer full)", n, err)
+	}
+	for i, v := range s.Values() {
+		if v <= 0 {
+			t.Fatalf("pipe sample %d = %d ns", i, v)
+		}
+	}
+	unix.Close(req[1])
+	if err := <-relayed; err != nil {
+		t.Errorf("Relay after the request pipe closed = %v, want nil", err)
+	}
+
+	var freq, fresp, seq, done uint32
+	served := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		served <- FutexRelay(&freq, &fresp, &done)
+	}()
+	s.Reset()
+	if n, err := FutexPingPongs(&freq, &fresp, &seq, s, Now()+int64(10*time.Second)); err != nil || n != 500 || seq != 500 {
+		t.Fatalf("FutexPingPongs = %d, %v, sequence %d; want 500 round trips", n, err, seq)
+	}
+	atomic.StoreUint32(&done, 1)
+	atomic.AddUint32(&freq, 1)
+	FutexWake(&freq, 1)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("FutexRelay after done = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("FutexRelay did not end after done was set and it was woken")
 	}
 }
