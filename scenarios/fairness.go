@@ -139,9 +139,11 @@ func runFairness(ctx context.Context, env Env, p *FairnessParams, r *results.Sce
 		if dur == 0 || ctx.Err() != nil {
 			return nil
 		}
-		if err := fairRun(p.CPU, dur, 0, 0, []*fairThread{a, b}); err != nil {
+		nz, err := fairRun(p.CPU, dur, 0, 0, []*fairThread{a, b})
+		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		schedNoise(r, name, nz)
 		want := NiceWeightRatio(a.nice, b.nice)
 		ratio := math.Inf(1)
 		if b.cpu > 0 {
@@ -179,9 +181,11 @@ func runFairness(ctx context.Context, env Env, p *FairnessParams, r *results.Sce
 			ts = append(ts, &fairThread{policy: unix.SCHED_NORMAL})
 		}
 		dur := ms(p.InteractiveMs)
-		if err := fairRun(p.CPU, dur, int64(p.SleepUs)*1000, int64(p.RunUs)*1000, ts); err != nil {
+		nz, err := fairRun(p.CPU, dur, int64(p.SleepUs)*1000, int64(p.RunUs)*1000, ts)
+		if err != nil {
 			return nil, fmt.Errorf("fairness: interactive: %w", err)
 		}
+		schedNoise(r, "interactive", nz)
 		if it.late.TotalCount() == 0 {
 			schedInvalidate(r, "interactive: the task never woke")
 		}
@@ -202,7 +206,7 @@ func runFairness(ctx context.Context, env Env, p *FairnessParams, r *results.Sce
 // fairRun runs ts together on cpu for dur ns: hogs spin, an interactive
 // thread sleeps sleep ns and then uses run ns of CPU, recording how late
 // each wakeup was. Each thread's CPU time in the window lands in its cpu.
-func fairRun(cpu int, dur, sleep, run int64, ts []*fairThread) error {
+func fairRun(cpu int, dur, sleep, run int64, ts []*fairThread) (measure.Noise, error) {
 	var (
 		gate   measure.Gate
 		ready  measure.Latch
@@ -245,13 +249,15 @@ func fairRun(cpu int, dur, sleep, run int64, ts []*fairThread) error {
 	ready.WaitFor(uint32(len(ts)))
 	atomic.StoreInt64(&start, measure.Now())
 	gate.Open()
+	noise := measure.StartNoise()
 	wg.Wait()
+	nz := noise.End()
 	for _, t := range ts {
 		if t.err != nil {
-			return t.err
+			return nz, t.err
 		}
 	}
-	return nil
+	return nz, nil
 }
 
 // fairSetup locks the calling goroutine to a thread pinned to cpu with the

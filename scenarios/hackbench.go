@@ -95,7 +95,11 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 		ready  measure.Latch
 		failed atomic.Bool
 		wg     sync.WaitGroup
-		state  = make([]hackbenchThread, threads)
+		// entered counts the threads past the gate: the other threads are
+		// lowered only then (a thread woken by the gate may still need one
+		// of them to hand it a P).
+		entered atomic.Int32
+		state   = make([]hackbenchThread, threads)
 	)
 	want := p.Senders * p.Loops * hackbenchMsgSize // bytes per receiver
 	ti := 0
@@ -107,8 +111,13 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				hackbenchThreadRun(st, &gate, &ready, &failed, func() error { return hackbenchReceive(sv[0], want) })
+				buf := make([]byte, hackbenchMsgSize)
+				hackbenchThreadRun(st, &gate, &ready, &failed, &entered, func() error { return measure.ReceiveMessages(sv[0], buf, want) })
 			}()
+		}
+		fds := make([]int, len(group))
+		for i, sv := range group {
+			fds[i] = sv[1]
 		}
 		for range p.Senders {
 			st := &state[ti]
@@ -116,14 +125,22 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				hackbenchThreadRun(st, &gate, &ready, &failed, func() error { return hackbenchSend(group, p.Loops) })
+				msg := make([]byte, hackbenchMsgSize)
+				hackbenchThreadRun(st, &gate, &ready, &failed, &entered, func() error { return measure.SendMessages(fds, msg, p.Loops) })
 			}()
 		}
 	}
 	ready.WaitFor(uint32(threads))
 	start := measure.Now()
 	gate.Open()
+	for entered.Load() < int32(threads) {
+		time.Sleep(50 * time.Microsecond)
+	}
+	restore := measure.Quiet()
+	noise := measure.StartNoise()
 	wg.Wait()
+	nz := noise.End()
+	restore()
 
 	var (
 		sw   measure.Switches
@@ -139,6 +156,7 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 		return nil, fmt.Errorf("hackbench: %w", err)
 	}
 	schedCheckGC(r, w)
+	schedNoise(r, "", nz)
 	if ctx.Err() != nil {
 		schedInvalidate(r, "cancelled: %v", ctx.Err())
 	}
@@ -158,12 +176,13 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 
 // hackbenchThreadRun sets the calling goroutine up as a locked SCHED_OTHER
 // thread, waits for the start and runs work, counting its context switches.
-func hackbenchThreadRun(st *hackbenchThread, gate *measure.Gate, ready *measure.Latch, failed *atomic.Bool, work func() error) {
+func hackbenchThreadRun(st *hackbenchThread, gate *measure.Gate, ready *measure.Latch, failed *atomic.Bool, entered *atomic.Int32, work func() error) {
 	if st.err = pinOther(-1); st.err != nil {
 		failed.Store(true)
 	}
 	ready.Arrive()
 	gate.Wait()
+	entered.Add(1)
 	if failed.Load() {
 		return
 	}
@@ -171,43 +190,4 @@ func hackbenchThreadRun(st *hackbenchThread, gate *measure.Gate, ready *measure.
 	st.err = work()
 	st.end = measure.Now()
 	st.sw = measure.ThreadSwitches().Sub(sw0)
-}
-
-// hackbenchSend writes loops messages to every receiver of the group.
-func hackbenchSend(group [][2]int, loops int) error {
-	var msg [hackbenchMsgSize]byte
-	for range loops {
-		for _, sv := range group {
-			for b := msg[:]; len(b) > 0; {
-				n, err := unix.Write(sv[1], b)
-				if err == unix.EINTR {
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("send: %w", err)
-				}
-				b = b[n:]
-			}
-		}
-	}
-	return nil
-}
-
-// hackbenchReceive reads until want bytes arrived, a message at a time.
-func hackbenchReceive(fd, want int) error {
-	var msg [hackbenchMsgSize]byte
-	for got := 0; got < want; {
-		n, err := unix.Read(fd, msg[:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("receive: %w", err)
-		}
-		if n == 0 {
-			return fmt.Errorf("receive: end of stream after %d of %d bytes", got, want)
-		}
-		got += n
-	}
-	return nil
 }

@@ -119,10 +119,7 @@ func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (
 		if n == 0 {
 			schedInvalidate(r, "%s: no round trip completed", v.name)
 		}
-		if why := nz.Invalid(); why != "" {
-			schedInvalidate(r, "%s: %s", v.name, why)
-		}
-		r.Metrics = append(r.Metrics, nz.Metrics(v.name)...)
+		schedNoise(r, v.name, nz)
 		if err := schedHist(r, v.name, h); err != nil {
 			return nil, err
 		}

@@ -127,7 +127,9 @@ func runRTHog(ctx context.Context, env Env, p *RTHogParams, r *results.Scenario)
 	ready.WaitFor(2)
 	atomic.StoreInt64(&start, measure.Now())
 	gate.Open()
+	noise := measure.StartNoise()
 	wg.Wait()
+	nz := noise.End()
 	elapsed := measure.Now() - start
 	r.Duration = time.Duration(elapsed)
 
@@ -141,6 +143,7 @@ func runRTHog(ctx context.Context, env Env, p *RTHogParams, r *results.Scenario)
 		return r, nil
 	}
 	schedCheckGC(r, w)
+	schedNoise(r, "", nz)
 	if fair.late.TotalCount() == 0 {
 		schedInvalidate(r, "the fair thread never ran in %d ms", p.WindowMs)
 	}

@@ -66,3 +66,14 @@ func schedLog(env Env, format string, args ...any) {
 		env.Logf(format, args...)
 	}
 }
+
+// schedNoise records a window's self-noise (kvet's non-measuring threads)
+// as PREFIX.selfnoise.* and invalidates r past the bound.
+func schedNoise(r *results.Scenario, prefix string, nz measure.Noise) {
+	if why := nz.Invalid(); why != "" && prefix != "" {
+		schedInvalidate(r, "%s: %s", prefix, why)
+	} else if why != "" {
+		schedInvalidate(r, "%s", why)
+	}
+	r.Metrics = append(r.Metrics, nz.Metrics(prefix)...)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,19 +66,9 @@ func runSmallMsgs(ctx context.Context, env Env, p *SmallMsgsParams, r *results.S
 	// message and its segment count is final.
 	server := tcpServe(scpu, lfd, func(fd int) error {
 		buf := make([]byte, 256<<10)
-		var total uint64
-		for {
-			n, err := unix.Read(fd, buf)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("read: %w", err)
-			}
-			if n == 0 {
-				break
-			}
-			total += uint64(n)
+		total, err := measure.Drain(fd, buf)
+		if err != nil {
+			return err
 		}
 		return measure.WriteAll(fd, binary.BigEndian.AppendUint64(nil, total))
 	})
@@ -87,6 +78,7 @@ func runSmallMsgs(ctx context.Context, env Env, p *SmallMsgsParams, r *results.S
 		segs         uint32
 		received     uint64
 		gc0          uint64
+		nz           measure.Noise
 	)
 	client := tcpThread(ccpu, func() error {
 		fd, err := measure.Dial(port, func(fd int) error { return measure.SetNoDelay(fd, true) })
@@ -101,21 +93,22 @@ func runSmallMsgs(ctx context.Context, env Env, p *SmallMsgsParams, r *results.S
 		}
 		segs0 := ti.Segs_out
 		gc0 = measure.GCCycles()
+		noise := measure.StartNoise()
 		t0 := measure.Now()
 		end := t0 + p.Duration.Nanoseconds()
-		for {
-			if msgs&1023 == 0 {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if measure.Now() >= end {
-					break
-				}
-			}
-			if err := measure.WriteAll(fd, msg); err != nil {
-				return err
-			}
-			msgs++
+		// The loop is nosplit (measure.Stream): the sender never hands its
+		// P around, and while no P is in a system call the runtime's sysmon
+		// sleeps its longest.
+		var cancel uint32
+		stopCancel := context.AfterFunc(ctx, func() { atomic.StoreUint32(&cancel, 1) })
+		msgs, err = measure.Stream(fd, msg, end, &cancel)
+		stopCancel()
+		nz = noise.End()
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
 			return fmt.Errorf("shutdown: %w", err)
@@ -137,6 +130,7 @@ func runSmallMsgs(ctx context.Context, env Env, p *SmallMsgsParams, r *results.S
 		return nil, fmt.Errorf("small-msgs: %w", err)
 	}
 	tcpGCCheck(r, gc0)
+	schedNoise(r, "", nz)
 	if sent := uint64(msgs) * uint64(p.Size); received != sent {
 		r.Valid = false
 		r.Invalid = fmt.Sprintf("receiver got %d bytes, sender wrote %d", received, sent)

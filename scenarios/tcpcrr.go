@@ -63,7 +63,7 @@ func runTCPCRR(ctx context.Context, env Env, p *TCPCRRParams, r *results.Scenari
 					err = nil
 				}
 			}
-			unix.Close(fd)
+			measure.Close(fd)
 			if err != nil {
 				return err
 			}
@@ -74,6 +74,7 @@ func runTCPCRR(ctx context.Context, env Env, p *TCPCRRParams, r *results.Scenari
 	var (
 		n, window int64
 		gc0       uint64
+		nz        measure.Noise
 	)
 	client := tcpThread(ccpu, func() error {
 		buf := make([]byte, p.Size)
@@ -91,7 +92,7 @@ func runTCPCRR(ctx context.Context, env Env, p *TCPCRRParams, r *results.Scenari
 				return err
 			}
 			err = tcpRoundTrip(fd, buf)
-			unix.Close(fd)
+			measure.Close(fd)
 			return err
 		}
 		for i := 0; i < p.Warmup; i++ {
@@ -100,6 +101,7 @@ func runTCPCRR(ctx context.Context, env Env, p *TCPCRRParams, r *results.Scenari
 			}
 		}
 		gc0 = measure.GCCycles()
+		noise := measure.StartNoise()
 		t0 := measure.Now()
 		end := t0 + p.Duration.Nanoseconds()
 		for now := t0; now < end; {
@@ -115,12 +117,14 @@ func runTCPCRR(ctx context.Context, env Env, p *TCPCRRParams, r *results.Scenari
 			n++
 		}
 		window = measure.Now() - t0
+		nz = noise.End()
 		return nil
 	})
 	if err := tcpJoin(lfd, client, server); err != nil {
 		return nil, fmt.Errorf("tcp-crr: %w", err)
 	}
 	tcpGCCheck(r, gc0)
+	schedNoise(r, "", nz)
 	if got, want := served.Load(), n+int64(p.Warmup); got != want {
 		r.Valid = false
 		r.Invalid = fmt.Sprintf("server completed %d transactions, client %d", got, want)

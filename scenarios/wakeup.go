@@ -57,10 +57,18 @@ type wakeupWorker struct {
 	wakeAt int64 // CLOCK_MONOTONIC ns of the futex wake call
 	wake   *hdrhistogram.Histogram
 	req    *hdrhistogram.Histogram
-	n      int64
-	sw     measure.Switches
-	sink   uint64
+	// wakeS and reqS take the window's samples (the loops are nosplit and
+	// call no histogram method); they are moved into wake and req when full
+	// and at the end.
+	wakeS, reqS *measure.Samples
+	n           int64
+	sw          measure.Switches
+	sink        uint64
 }
+
+// wakeupChunk is how many requests a worker records before they are moved
+// into its histograms (an ordinary call, where it may yield once).
+const wakeupChunk = 1 << 16
 
 type wakeupMsg struct {
 	pending uint32 // workers still busy with this round's request
@@ -85,7 +93,8 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 	for i := range msgs {
 		m := &wakeupMsg{}
 		for range workers {
-			wk := &wakeupWorker{wake: measure.Prefault(measure.NewHist()), req: measure.Prefault(measure.NewHist())}
+			wk := &wakeupWorker{wake: measure.Prefault(measure.NewHist()), req: measure.Prefault(measure.NewHist()),
+				wakeS: measure.NewSamples(wakeupChunk), reqS: measure.NewSamples(wakeupChunk)}
 			m.workers = append(m.workers, wk)
 			all = append(all, wk)
 		}
@@ -98,14 +107,23 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 		wg    sync.WaitGroup
 		errs  = make(chan error, threads)
 		start int64
+		// entered counts the threads past the gate: the other threads are
+		// lowered only then (a thread woken by the gate may still need one
+		// of them to hand it a P).
+		entered atomic.Int32
+		// cancel stops the message loops early when ctx ends (a flag they
+		// read every round: ctx.Err() is an ordinary call).
+		cancel uint32
 	)
+	stopCancel := context.AfterFunc(ctx, func() { atomic.StoreUint32(&cancel, 1) })
+	defer stopCancel()
 	dur := int64(p.DurationMs) * int64(time.Millisecond)
 	for _, m := range msgs {
 		for _, wk := range m.workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := wakeupWorkerLoop(m, wk, p.RequestLoops, &gate, &ready); err != nil {
+				if err := wakeupWorkerLoop(m, wk, p.RequestLoops, &gate, &ready, &entered); err != nil {
 					errs <- err
 				}
 			}()
@@ -113,7 +131,7 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := wakeupMsgLoop(ctx, m, &gate, &ready, &start, dur); err != nil {
+			if err := wakeupMsgLoop(m, &gate, &ready, &entered, &start, dur, &cancel); err != nil {
 				errs <- err
 			}
 		}()
@@ -121,13 +139,21 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 	ready.WaitFor(uint32(threads))
 	atomic.StoreInt64(&start, measure.Now())
 	gate.Open()
+	for entered.Load() < int32(threads) {
+		time.Sleep(50 * time.Microsecond)
+	}
+	restore := measure.Quiet()
+	noise := measure.StartNoise()
 	wg.Wait()
+	nz := noise.End()
+	restore()
 	elapsed := measure.Now() - atomic.LoadInt64(&start)
 	close(errs)
 	if err := <-errs; err != nil {
 		return nil, fmt.Errorf("wakeup: %w", err)
 	}
 	schedCheckGC(r, w)
+	schedNoise(r, "wakeup", nz)
 	if ctx.Err() != nil {
 		schedInvalidate(r, "cancelled: %v", ctx.Err())
 	}
@@ -169,7 +195,7 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 
 // wakeupMsgLoop posts a request to each of its workers, waits until all have
 // answered and repeats until the window ends, then stops its workers.
-func wakeupMsgLoop(ctx context.Context, m *wakeupMsg, gate *measure.Gate, ready *measure.Latch, start *int64, dur int64) error {
+func wakeupMsgLoop(m *wakeupMsg, gate *measure.Gate, ready *measure.Latch, entered *atomic.Int32, start *int64, dur int64, cancel *uint32) error {
 	if err := measure.LockThread(-1); err != nil {
 		ready.Arrive()
 		return err
@@ -177,22 +203,11 @@ func wakeupMsgLoop(ctx context.Context, m *wakeupMsg, gate *measure.Gate, ready 
 	err := measure.SetOther(0)
 	ready.Arrive()
 	gate.Wait()
+	entered.Add(1)
 	end := atomic.LoadInt64(start) + dur
 	sw0 := measure.ThreadSwitches()
-	for err == nil && measure.Now() < end && ctx.Err() == nil {
-		atomic.StoreUint32(&m.pending, uint32(len(m.workers)))
-		for _, wk := range m.workers {
-			atomic.StoreInt64(&wk.wakeAt, measure.Now())
-			atomic.StoreUint32(&wk.futex, 1)
-			measure.FutexWake(&wk.futex, 1)
-		}
-		for {
-			v := atomic.LoadUint32(&m.pending)
-			if v == 0 {
-				break
-			}
-			measure.FutexWait(&m.pending, v)
-		}
+	if err == nil {
+		wakeupMsgWindow(m, end, cancel)
 	}
 	m.sw = measure.ThreadSwitches().Sub(sw0)
 	for _, wk := range m.workers {
@@ -203,9 +218,32 @@ func wakeupMsgLoop(ctx context.Context, m *wakeupMsg, gate *measure.Gate, ready 
 	return err
 }
 
+// wakeupMsgWindow is the message thread's window, a nosplit loop of raw
+// futex calls: nothing in it hands the thread's P around.
+//
+//go:nosplit
+func wakeupMsgWindow(m *wakeupMsg, end int64, cancel *uint32) {
+	for measure.Now() < end && atomic.LoadUint32(cancel) == 0 {
+		atomic.StoreUint32(&m.pending, uint32(len(m.workers)))
+		for i := 0; i < len(m.workers); i++ {
+			wk := m.workers[i]
+			atomic.StoreInt64(&wk.wakeAt, measure.Now())
+			atomic.StoreUint32(&wk.futex, 1)
+			measure.FutexWakeRaw(&wk.futex, 1)
+		}
+		for {
+			v := atomic.LoadUint32(&m.pending)
+			if v == 0 {
+				break
+			}
+			measure.FutexWaitRaw(&m.pending, v)
+		}
+	}
+}
+
 // wakeupWorkerLoop waits for requests, records how long the wakeup took and
 // how long until the request was done, and answers.
-func wakeupWorkerLoop(m *wakeupMsg, wk *wakeupWorker, loops int, gate *measure.Gate, ready *measure.Latch) error {
+func wakeupWorkerLoop(m *wakeupMsg, wk *wakeupWorker, loops int, gate *measure.Gate, ready *measure.Latch, entered *atomic.Int32) error {
 	if err := measure.LockThread(-1); err != nil {
 		ready.Arrive()
 		return err
@@ -213,25 +251,49 @@ func wakeupWorkerLoop(m *wakeupMsg, wk *wakeupWorker, loops int, gate *measure.G
 	err := measure.SetOther(0)
 	ready.Arrive()
 	gate.Wait()
+	entered.Add(1)
 	sw0 := measure.ThreadSwitches()
 	for {
-		for atomic.LoadUint32(&wk.futex) == 0 {
-			measure.FutexWait(&wk.futex, 0)
+		stopped := wakeupWorkerWindow(m, wk, loops)
+		for _, v := range wk.wakeS.Values() {
+			measure.Record(wk.wake, v)
 		}
-		t := measure.Now()
-		atomic.StoreUint32(&wk.futex, 0)
-		if atomic.LoadUint32(&wk.stop) != 0 {
+		for _, v := range wk.reqS.Values() {
+			measure.Record(wk.req, v)
+		}
+		wk.wakeS.Reset()
+		wk.reqS.Reset()
+		if stopped {
 			break
-		}
-		at := atomic.LoadInt64(&wk.wakeAt)
-		measure.Record(wk.wake, t-at)
-		wk.sink ^= measure.Work(loops)
-		measure.Record(wk.req, measure.Now()-at)
-		wk.n++
-		if atomic.AddUint32(&m.pending, ^uint32(0)) == 0 {
-			measure.FutexWake(&m.pending, 1)
 		}
 	}
 	wk.sw = measure.ThreadSwitches().Sub(sw0)
 	return err
+}
+
+// wakeupWorkerWindow is a worker's window, a nosplit loop of raw futex
+// calls recording into wakeS and reqS: it returns true when told to stop,
+// false when they are full.
+//
+//go:nosplit
+func wakeupWorkerWindow(m *wakeupMsg, wk *wakeupWorker, loops int) bool {
+	for !wk.wakeS.Full() && !wk.reqS.Full() {
+		for atomic.LoadUint32(&wk.futex) == 0 {
+			measure.FutexWaitRaw(&wk.futex, 0)
+		}
+		t := measure.Now()
+		atomic.StoreUint32(&wk.futex, 0)
+		if atomic.LoadUint32(&wk.stop) != 0 {
+			return true
+		}
+		at := atomic.LoadInt64(&wk.wakeAt)
+		wk.wakeS.Add(t - at)
+		wk.sink ^= measure.Work(loops)
+		wk.reqS.Add(measure.Now() - at)
+		wk.n++
+		if atomic.AddUint32(&m.pending, ^uint32(0)) == 0 {
+			measure.FutexWakeRaw(&m.pending, 1)
+		}
+	}
+	return false
 }

@@ -80,6 +80,23 @@ func (l *Latch) WaitFor(n uint32) {
 	}
 }
 
+// FutexWaitRaw is FUTEX_WAIT_PRIVATE as a raw system call, for a window's
+// nosplit loops: the thread keeps its P while it sleeps. EAGAIN and EINTR
+// are returned as they come; callers re-check their condition in a loop.
+//
+//go:nosplit
+func FutexWaitRaw(addr *uint32, val uint32) syscall.Errno {
+	return futexNS(addr, futexWait, uintptr(val))
+}
+
+// FutexWakeRaw is FUTEX_WAKE_PRIVATE of up to n waiters as a raw system
+// call, for a window's nosplit loops.
+//
+//go:nosplit
+func FutexWakeRaw(addr *uint32, n int) syscall.Errno {
+	return futexNS(addr, futexWake, uintptr(n))
+}
+
 //go:nosplit
 func futexNS(addr *uint32, op, val uintptr) syscall.Errno {
 	_, _, e := syscall.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), op|futexPrivateFlag, val, 0, 0, 0)

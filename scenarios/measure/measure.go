@@ -93,7 +93,9 @@ func SetOther(nice int) error {
 }
 
 // Now returns CLOCK_MONOTONIC in nanoseconds, without going through the Go
-// runtime's time package.
+// runtime's time package. It is nosplit: a window's loops may call it.
+//
+//go:nosplit
 func Now() int64 {
 	return nanotime()
 }

@@ -308,3 +308,70 @@ func otherThreads() []int {
 	}
 	return tids
 }
+
+// SendMessages writes msg to each of fds in turn, loops times: the senders
+// of hackbench, in a nosplit loop.
+//
+//go:nosplit
+func SendMessages(fds []int, msg []byte, loops int) error {
+	for i := 0; i < loops; i++ {
+		for j := 0; j < len(fds); j++ {
+			if e := writeAllNS(fds[j], msg); e != 0 {
+				return loopErr("write", e)
+			}
+		}
+	}
+	return nil
+}
+
+// ReceiveMessages reads len(buf)-byte messages from fd until want bytes
+// have arrived: the receivers of hackbench, in a nosplit loop.
+//
+//go:nosplit
+func ReceiveMessages(fd int, buf []byte, want int) error {
+	for got := 0; got < want; got += len(buf) {
+		if e := readFullNS(fd, buf); e != 0 {
+			return loopErr("read", e)
+		}
+	}
+	return nil
+}
+
+// Stream writes msg to fd again and again until CLOCK_MONOTONIC reaches end
+// (read every 1024 messages) or *stop becomes non-zero, and returns how
+// many it wrote: small-msgs' sender, in a nosplit loop.
+//
+//go:nosplit
+func Stream(fd int, msg []byte, end int64, stop *uint32) (int64, error) {
+	var n int64
+	for {
+		if n&1023 == 0 && (nanotime() >= end || atomic.LoadUint32(stop) != 0) {
+			return n, nil
+		}
+		if e := writeAllNS(fd, msg); e != 0 {
+			return n, loopErr("write", e)
+		}
+		n++
+	}
+}
+
+// Drain reads fd into buf until the peer's end of stream and returns how
+// many bytes arrived: small-msgs' receiver, in a nosplit loop.
+//
+//go:nosplit
+func Drain(fd int, buf []byte) (uint64, error) {
+	var total uint64
+	for {
+		n, _, e := syscall.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return total, loopErr("read", e)
+		}
+		if n == 0 {
+			return total, nil
+		}
+		total += uint64(n)
+	}
+}

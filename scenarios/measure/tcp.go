@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,53 +42,76 @@ func Listen(backlog int) (fd, port int, err error) {
 }
 
 // Accept accepts one connection on a blocking listener, retrying on EINTR.
+// The call is raw (see raw.go): a server waiting for its next connection
+// (tcp-crr's, between transactions) holds its P instead of keeping the
+// runtime's sysmon polling every 20 us and handing the P around.
 func Accept(lfd int) (int, error) {
 	for {
-		fd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
-		if err == unix.EINTR {
+		fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0, unix.SOCK_CLOEXEC, 0, 0)
+		if e == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return -1, fmt.Errorf("accept: %w", err)
+		if e != 0 {
+			return -1, fmt.Errorf("accept: %w", e)
 		}
-		return fd, nil
+		return int(fd), nil
 	}
 }
 
 // Dial opens a blocking TCP connection to 127.0.0.1:port. Options that must
 // hold from the first segment (TCP_NODELAY, TCP_CONGESTION) are set by the
-// caller through setup, which runs before connect.
+// caller through setup, which runs before connect. socket and connect are
+// raw system calls (see raw.go): tcp-crr dials inside its window.
 func Dial(port int, setup func(fd int) error) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("socket: %w", err)
+	r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if e != 0 {
+		return -1, fmt.Errorf("socket: %w", e)
 	}
+	fd := int(r)
 	if setup != nil {
 		if err := setup(fd); err != nil {
-			unix.Close(fd)
+			Close(fd)
 			return -1, err
 		}
 	}
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+	sa.Port = uint16(port>>8) | uint16(port&0xff)<<8 // network byte order in memory
 	for {
-		err = unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port})
-		if err != unix.EINTR {
+		_, _, e = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
+		if e != unix.EINTR {
 			break
 		}
 	}
-	if err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("connect 127.0.0.1:%d: %w", port, err)
+	if e != 0 {
+		Close(fd)
+		return -1, fmt.Errorf("connect 127.0.0.1:%d: %w", port, e)
 	}
 	return fd, nil
 }
 
+// Close is close(2) as a raw system call.
+func Close(fd int) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// setsockopt is setsockopt(2) as a raw system call.
+func setsockopt(fd, level, opt int, val unsafe.Pointer, size uintptr) error {
+	if _, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt), uintptr(val), size, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
 // SetNoDelay sets TCP_NODELAY explicitly, on or off.
 func SetNoDelay(fd int, on bool) error {
-	v := 0
+	var v int32
 	if on {
 		v = 1
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, v); err != nil {
+	if err := setsockopt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, unsafe.Pointer(&v), 4); err != nil {
 		return fmt.Errorf("TCP_NODELAY=%d: %w", v, err)
 	}
 	return nil
@@ -105,7 +129,8 @@ func SetQuickAck(fd int) error {
 // SetLingerZero makes close send a reset instead of entering TIME_WAIT, so
 // connection-rate loops do not exhaust ephemeral ports.
 func SetLingerZero(fd int) error {
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+	l := unix.Linger{Onoff: 1, Linger: 0}
+	if err := setsockopt(fd, unix.SOL_SOCKET, unix.SO_LINGER, unsafe.Pointer(&l), unix.SizeofLinger); err != nil {
 		return fmt.Errorf("SO_LINGER 0: %w", err)
 	}
 	return nil

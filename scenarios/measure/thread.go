@@ -70,6 +70,9 @@ func SpinCPU(ns int64) {
 
 // Work performs n rounds of integer mixing, a fixed amount of computation
 // standing for a request; the result keeps the compiler from removing it.
+// It is nosplit: a window's loops may call it.
+//
+//go:nosplit
 func Work(n int) uint64 {
 	x := uint64(n) | 1
 	for i := 0; i < n; i++ {
