@@ -120,6 +120,7 @@ func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (
 			schedInvalidate(r, "%s: no round trip completed", v.name)
 		}
 		schedNoise(r, v.name, nz)
+		schedLog(env, "pipe %s: %d round trips, %s", v.name, n, nz)
 		if err := schedHist(r, v.name, h); err != nil {
 			return nil, err
 		}

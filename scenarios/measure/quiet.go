@@ -3,6 +3,7 @@ package measure
 import (
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -279,15 +280,20 @@ func Quiet() (restore func()) {
 		idle := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}
 		if unix.SchedSetAttr(tid, &idle, 0) == nil {
 			lowered = append(lowered, saved{tid, attr})
+			quieted.Store(tid, true)
 		}
 	}
 	return func() {
 		for _, s := range lowered {
 			s.attr.Size = unix.SizeofSchedAttr
 			unix.SchedSetAttr(s.tid, s.attr, 0)
+			quieted.Delete(s.tid)
 		}
 	}
 }
+
+// quieted holds the thread ids Quiet lowered, until its restore.
+var quieted sync.Map
 
 // otherThreads lists the threads of the process that are not measuring
 // threads.

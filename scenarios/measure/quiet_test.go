@@ -210,7 +210,18 @@ func TestQuiet(t *testing.T) {
 	if p := policy(t, mTid); p != unix.SCHED_NORMAL {
 		t.Errorf("measuring thread's policy after Quiet = %d, want SCHED_NORMAL", p)
 	}
+	// While lowered, the other thread's self-noise counts its voluntary
+	// switches only (its wakeups), not its preemptions.
+	if _, ok := quieted.Load(otherTid); !ok {
+		t.Errorf("thread %d lowered by Quiet is not marked for the self-noise count", otherTid)
+	}
+	if _, ok := quieted.Load(mTid); ok {
+		t.Errorf("measuring thread %d marked as lowered", mTid)
+	}
 	restore()
+	if _, ok := quieted.Load(otherTid); ok {
+		t.Errorf("thread %d still marked as lowered after restore", otherTid)
+	}
 	if os.Geteuid() != 0 {
 		return // putting a thread back from SCHED_IDLE needs root or CAP_SYS_NICE
 	}
