@@ -91,14 +91,11 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 	}
 
 	var (
-		gate   measure.Gate
-		ready  measure.Latch
-		failed atomic.Bool
-		wg     sync.WaitGroup
-		// entered counts the threads past the gate: the other threads are
-		// lowered only then (a thread woken by the gate may still need one
-		// of them to hand it a P).
-		entered atomic.Int32
+		gate    measure.Gate
+		ready   measure.Latch
+		failed  atomic.Bool
+		wg      sync.WaitGroup
+		entered atomic.Int32 // threads past the gate (measure.QuietWindow)
 		state   = make([]hackbenchThread, threads)
 	)
 	want := p.Senders * p.Loops * hackbenchMsgSize // bytes per receiver
@@ -133,14 +130,9 @@ func runHackbench(ctx context.Context, env Env, p *HackbenchParams, r *results.S
 	ready.WaitFor(uint32(threads))
 	start := measure.Now()
 	gate.Open()
-	for entered.Load() < int32(threads) {
-		time.Sleep(50 * time.Microsecond)
-	}
-	restore := measure.Quiet()
-	noise := measure.StartNoise()
+	endWindow := measure.QuietWindow(&entered, threads)
 	wg.Wait()
-	nz := noise.End()
-	restore()
+	nz := endWindow()
 
 	var (
 		sw   measure.Switches

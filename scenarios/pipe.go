@@ -65,11 +65,6 @@ type pingPonger interface {
 	close()
 }
 
-// pipeChunk is how many round trips a window records before they are
-// moved into the histogram (an ordinary call, where a goroutine in a
-// nosplit loop may yield once).
-const pipeChunk = 1 << 16
-
 func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (*results.Scenario, error) {
 	w, err := measure.Begin(2)
 	if err != nil {
@@ -136,7 +131,7 @@ func runPipe(ctx context.Context, env Env, p *PipeParams, r *results.Scenario) (
 // self-noise during it.
 func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram, int64, int64, measure.Noise, error) {
 	h := measure.Prefault(measure.NewHist())
-	samples := measure.NewSamples(pipeChunk)
+	samples := measure.NewSamples(measure.Chunk)
 	var (
 		gate              measure.Gate
 		ready             measure.Latch
@@ -144,10 +139,7 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 		wg                sync.WaitGroup
 		serveErr, pingErr error
 		n, elapsed        int64
-		// entered counts the threads at their loops (or gone): the other
-		// threads are lowered only then, since a thread woken by the gate
-		// may still need one of them to hand it a P.
-		entered atomic.Int32
+		entered           atomic.Int32 // threads past the gate (measure.QuietWindow)
 	)
 	wg.Add(2)
 	go func() {
@@ -181,10 +173,7 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 			k, pingErr = pp.window(samples, end)
 			n += int64(k)
 			t = measure.Now()
-			for _, v := range samples.Values() {
-				measure.Record(h, v)
-			}
-			samples.Reset()
+			samples.MoveTo(h)
 			if k == 0 {
 				break
 			}
@@ -196,14 +185,9 @@ func pingPong(pp pingPonger, cpu, other int, dur int64) (*hdrhistogram.Histogram
 	}()
 	ready.WaitFor(2)
 	gate.Open()
-	for entered.Load() < 2 {
-		time.Sleep(50 * time.Microsecond)
-	}
-	restore := measure.Quiet()
-	noise := measure.StartNoise()
+	endWindow := measure.QuietWindow(&entered, 2)
 	wg.Wait()
-	nz := noise.End()
-	restore()
+	nz := endWindow()
 	return h, n, elapsed, nz, errors.Join(pingErr, serveErr)
 }
 

@@ -122,7 +122,7 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 		// their times go to a buffer, moved into the histogram between
 		// chunks: nothing in the loop lets the runtime hand the thread's P
 		// around.
-		samples := measure.NewSamples(tcpChunk)
+		samples := measure.NewSamples(measure.Chunk)
 		restore := measure.Quiet()
 		noise := measure.StartNoise()
 		t0 := measure.Now()
@@ -130,10 +130,7 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 		for measure.Now() < end {
 			k, err := measure.RoundTrips(fd, buf, samples, end)
 			n += int64(k)
-			for _, v := range samples.Values() {
-				measure.Record(h, v)
-			}
-			samples.Reset()
+			samples.MoveTo(h)
 			if err == nil {
 				err = ctx.Err()
 			}
@@ -156,10 +153,7 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 		return nil, fmt.Errorf("tcp-rr: %w", err)
 	}
 	tcpGCCheck(r, gc0)
-	if why := nz.Invalid(); why != "" && r.Valid {
-		r.Valid, r.Invalid = false, why
-	}
-	r.Metrics = append(r.Metrics, nz.Metrics("")...)
+	schedNoise(r, "", nz)
 
 	r.Metrics = append(r.Metrics, measure.Summarize("rtt", h)...)
 	r.Metrics = append(r.Metrics,
@@ -175,10 +169,6 @@ func runTCPRR(ctx context.Context, env Env, p *TCPRRParams, r *results.Scenario)
 	r.Duration = time.Since(start)
 	return r, nil
 }
-
-// tcpChunk is how many round trips tcp-rr's client times between two
-// moves of their times into the histogram (512 KiB of samples).
-const tcpChunk = 1 << 16
 
 // tcpRoundTrip sends buf and reads the same number of bytes back into it.
 func tcpRoundTrip(fd int, buf []byte) error {

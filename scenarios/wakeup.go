@@ -66,10 +66,6 @@ type wakeupWorker struct {
 	sink        uint64
 }
 
-// wakeupChunk is how many requests a worker records before they are moved
-// into its histograms (an ordinary call, where it may yield once).
-const wakeupChunk = 1 << 16
-
 type wakeupMsg struct {
 	pending uint32 // workers still busy with this round's request
 	workers []*wakeupWorker
@@ -94,7 +90,7 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 		m := &wakeupMsg{}
 		for range workers {
 			wk := &wakeupWorker{wake: measure.Prefault(measure.NewHist()), req: measure.Prefault(measure.NewHist()),
-				wakeS: measure.NewSamples(wakeupChunk), reqS: measure.NewSamples(wakeupChunk)}
+				wakeS: measure.NewSamples(measure.Chunk), reqS: measure.NewSamples(measure.Chunk)}
 			m.workers = append(m.workers, wk)
 			all = append(all, wk)
 		}
@@ -102,15 +98,12 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 	}
 
 	var (
-		gate  measure.Gate
-		ready measure.Latch
-		wg    sync.WaitGroup
-		errs  = make(chan error, threads)
-		start int64
-		// entered counts the threads past the gate: the other threads are
-		// lowered only then (a thread woken by the gate may still need one
-		// of them to hand it a P).
-		entered atomic.Int32
+		gate    measure.Gate
+		ready   measure.Latch
+		wg      sync.WaitGroup
+		errs    = make(chan error, threads)
+		start   int64
+		entered atomic.Int32 // threads past the gate (measure.QuietWindow)
 		// cancel stops the message loops early when ctx ends (a flag they
 		// read every round: ctx.Err() is an ordinary call).
 		cancel uint32
@@ -139,14 +132,9 @@ func runWakeup(ctx context.Context, env Env, p *WakeupParams, r *results.Scenari
 	ready.WaitFor(uint32(threads))
 	atomic.StoreInt64(&start, measure.Now())
 	gate.Open()
-	for entered.Load() < int32(threads) {
-		time.Sleep(50 * time.Microsecond)
-	}
-	restore := measure.Quiet()
-	noise := measure.StartNoise()
+	endWindow := measure.QuietWindow(&entered, threads)
 	wg.Wait()
-	nz := noise.End()
-	restore()
+	nz := endWindow()
 	elapsed := measure.Now() - atomic.LoadInt64(&start)
 	close(errs)
 	if err := <-errs; err != nil {
@@ -255,14 +243,8 @@ func wakeupWorkerLoop(m *wakeupMsg, wk *wakeupWorker, loops int, gate *measure.G
 	sw0 := measure.ThreadSwitches()
 	for {
 		stopped := wakeupWorkerWindow(m, wk, loops)
-		for _, v := range wk.wakeS.Values() {
-			measure.Record(wk.wake, v)
-		}
-		for _, v := range wk.reqS.Values() {
-			measure.Record(wk.req, v)
-		}
-		wk.wakeS.Reset()
-		wk.reqS.Reset()
+		wk.wakeS.MoveTo(wk.wake)
+		wk.reqS.MoveTo(wk.req)
 		if stopped {
 			break
 		}

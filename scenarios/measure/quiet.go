@@ -6,8 +6,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,6 +48,19 @@ func NewSamples(n int) *Samples {
 		s.v[i] = -1
 	}
 	return s
+}
+
+// Chunk is how many samples a window loop records before they are moved
+// into a histogram (MoveTo, an ordinary call, where a goroutine in a
+// nosplit loop may yield once): 512 KiB of samples.
+const Chunk = 1 << 16
+
+// MoveTo records the samples in h (as Record does) and empties the buffer.
+func (s *Samples) MoveTo(h *hdrhistogram.Histogram) {
+	for _, v := range s.Values() {
+		Record(h, v)
+	}
+	s.Reset()
 }
 
 // Values are the samples recorded since the last Reset.
@@ -289,6 +304,24 @@ func Quiet() (restore func()) {
 			unix.SchedSetAttr(s.tid, s.attr, 0)
 			quieted.Delete(s.tid)
 		}
+	}
+}
+
+// QuietWindow starts a window whose n measuring threads run nosplit loops:
+// it waits until *entered (counted by each thread once past its start,
+// where it may still need another thread to hand it a P) reaches n, lowers
+// the other threads (Quiet) and starts the self-noise count. The function
+// it returns ends the window: the self-noise, the threads put back.
+func QuietWindow(entered *atomic.Int32, n int) (end func() Noise) {
+	for entered.Load() < int32(n) {
+		time.Sleep(50 * time.Microsecond)
+	}
+	restore := Quiet()
+	noise := StartNoise()
+	return func() Noise {
+		nz := noise.End()
+		restore()
+		return nz
 	}
 }
 
