@@ -242,9 +242,9 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 	// window (measure.Quiet) and would wait for CPUs the hogs hold.
 	running := int32(cpus)
 	// entered counts the threads inside their loops (or gone): the others
-	// are lowered only then, since a thread handed its start still needs
-	// one of them to hand it a P.
-	var entered int32
+	// are lowered only then (measure.QuietWindow), since a thread handed its
+	// start still needs one of them to hand it a P.
+	var entered atomic.Int32
 	for cpu, t := range threads {
 		go func() {
 			defer done.Done()
@@ -252,7 +252,7 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 			ready.Done()
 			t0 := <-start
 			if t.err != nil || abort.Load() {
-				atomic.AddInt32(&entered, 1)
+				entered.Add(1)
 				if atomic.AddInt32(&running, -1) == 0 {
 					atomic.StoreUint32(&stop, 1)
 				}
@@ -282,14 +282,9 @@ func timerVariantRun(ctx context.Context, v timerVariant, cpus, prio int, dur ti
 	for range threads {
 		start <- t0
 	}
-	for atomic.LoadInt32(&entered) < int32(cpus) {
-		time.Sleep(100 * time.Microsecond)
-	}
-	restore := measure.Quiet()
-	noise := measure.StartNoise()
+	endWindow := measure.QuietWindow(&entered, cpus)
 	done.Wait()
-	nz := noise.End()
-	restore()
+	nz := endWindow()
 	atomic.StoreUint32(&stop, 1)
 	hogs.Wait()
 	close(hogErr)
@@ -339,8 +334,8 @@ func timerSetup(cpu int, fifo bool, prio int) error {
 // would have seen.
 // It counts itself in entered as it enters its loop; when it is the last of
 // the running threads to end its loop, it stops the hogs.
-func timerLoop(t *timerThread, t0, interval, end int64, cancel *uint32, running *int32, hogStop *uint32, entered *int32) {
-	atomic.AddInt32(entered, 1)
+func timerLoop(t *timerThread, t0, interval, end int64, cancel *uint32, running *int32, hogStop *uint32, entered *atomic.Int32) {
+	entered.Add(1)
 	t.missed += measure.SleepLoop(t.samples, t0, interval, end, cancel)
 	if atomic.AddInt32(running, -1) == 0 {
 		atomic.StoreUint32(hogStop, 1)
