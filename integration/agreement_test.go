@@ -40,7 +40,7 @@ import (
 // one after the other, A B B A, and a boot's value is the median of kvet's
 // runs over the median of sockperf's.
 //
-// It takes about 7 minutes: make test runs it after the rest of the suite,
+// It takes about 6 minutes: make test runs it after the rest of the suite,
 // alone.
 func TestAgreement(t *testing.T) {
 	need(t)
@@ -74,7 +74,7 @@ func TestAgreement(t *testing.T) {
 	// CAP_SYS_NICE), as a user on a shared host would run: the host's other
 	// processes (a CPU hog, the rest of CI) then hardly delay the guest.
 	// At -10 with one hog beside it, sockperf's runs in a boot differed by
-	// up to 1.8x at p50 (0.55 against itself); at -20 within 5%.
+	// up to 1.8x at p50 (0.55 against itself); at -20 within 10% in most boots.
 	nice := -20
 	if err := runner.CanRenice(nice); err != nil {
 		t.Logf("QEMU at kvet's own nice value: %v", err)
